@@ -1,0 +1,65 @@
+# The one entry point. `make run` and `make test` are all a newcomer needs.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: help install kafka-jars lint format typecheck test test-unit test-integration test-e2e run bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -U pip wheel setuptools
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(STAMP) ## Create .venv and install OneDoor with its dev tools (idempotent)
+
+kafka-jars: $(STAMP) ## Resolve the Apache Kafka broker jars from Maven Central into the cache
+	$(BIN)/onedoor kafka fetch
+
+lint: $(STAMP) ## ruff check and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP) ## Apply ruff formatting and safe fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: $(STAMP) ## mypy --strict over every package
+	$(BIN)/mypy
+
+# pytest exits 5 when it collected nothing: that is a failure here, never a pass.
+define run_pytest
+	$(BIN)/pytest $(1) $(PYTEST_ARGS) || { rc=$$?; [ $$rc -eq 5 ] && echo "pytest collected no tests: failing" >&2; exit $$rc; }
+endef
+
+test: lint typecheck kafka-jars ## Everything: lint, types, unit, integration (real Kafka, SQLite, PostgreSQL) and e2e
+	$(call run_pytest,tests)
+
+test-unit: $(STAMP) ## Unit tests only (no broker, no database server)
+	$(call run_pytest,tests/unit)
+
+test-integration: kafka-jars ## Integration tests against a real broker and databases
+	$(call run_pytest,tests/integration)
+
+test-e2e: kafka-jars ## End-to-end tests of the running system
+	$(call run_pytest,tests/e2e)
+
+run: kafka-jars ## Start a broker, the hub and two demo agencies; send a referral from one to the other
+	$(BIN)/onedoor demo
+
+bench: kafka-jars ## Measure router, relay and envelope figures into bench/results/latest.json
+	$(BIN)/python -m bench
+
+clean: ## Remove local state (broker data, SQLite files); keeps the venv and jar cache
+	-$(BIN)/onedoor kafka down
+	rm -rf .onedoor tests/artifacts

@@ -1,0 +1,1 @@
+"""The hub's append-only audit log: every routing and authorization decision."""

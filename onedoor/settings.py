@@ -1,0 +1,95 @@
+"""One settings object, built once at the entry point and passed down.
+
+Environment variables use the ``ONEDOOR_`` prefix and ``__`` for nesting, e.g.
+``ONEDOOR_DB__URL`` or ``ONEDOOR_KAFKA__TOPIC_PREFIX``. The one exception is the
+conventional ``KAFKA_BOOTSTRAP_SERVERS``, which points every component at an existing
+cluster. Domain code never reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_home() -> Path:
+    return Path(os.environ.get("ONEDOOR_HOME", Path.cwd() / ".onedoor"))
+
+
+class KafkaSettings(BaseModel):
+    """Where the broker is, and how OneDoor names its topics."""
+
+    bootstrap_servers: str | None = None
+    """An existing cluster (``host:port,...``); unset means OneDoor brings one up."""
+    topic_prefix: str = "onedoor"
+    """Every topic OneDoor makes starts with this; tests use a random one each."""
+    version: str = "3.9.1"
+    """Apache Kafka version run by the embedded JVM broker (Maven Central coordinates)."""
+    nodes: Literal[1, 3] = 1
+    """How many KRaft nodes the embedded broker starts."""
+    partitions: int = Field(default=3, ge=1, le=64)
+    """Partitions per OneDoor topic."""
+
+
+class DatabaseSettings(BaseModel):
+    """The hub's own database: agencies, contracts, audit. Never case data."""
+
+    url: str | None = None
+    """SQLAlchemy URL; unset means SQLite under the OneDoor home directory."""
+
+
+class RouterSettings(BaseModel):
+    """Limits the hub router enforces on every envelope."""
+
+    max_envelope_bytes: int = Field(default=1_048_576, ge=1024)
+    max_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    """The longest an envelope may live; the replay window covers exactly this."""
+    clock_skew_seconds: int = Field(default=120, ge=0)
+    """How far in the future ``created_at`` may be before it is refused."""
+    batch_max_records: int = Field(default=2000, ge=1)
+
+
+class ApiSettings(BaseModel):
+    """The hub's HTTP API."""
+
+    host: str = "127.0.0.1"
+    port: int = 8470
+
+
+class Settings(BaseSettings):
+    """Everything configurable about a OneDoor process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ONEDOOR_", env_nested_delimiter="__", extra="ignore", frozen=True
+    )
+
+    env: Literal["dev", "test", "prod"] = "dev"
+    home: Path = Field(default_factory=_default_home)
+    """Working directory for the embedded broker, SQLite files and demo keys."""
+    kafka: KafkaSettings = KafkaSettings()
+    db: DatabaseSettings = DatabaseSettings()
+    router: RouterSettings = RouterSettings()
+    api: ApiSettings = ApiSettings()
+
+    @model_validator(mode="after")
+    def _conventional_bootstrap(self) -> Settings:
+        # KAFKA_BOOTSTRAP_SERVERS is the name every Kafka tool understands; honour it.
+        conventional = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        if conventional and not self.kafka.bootstrap_servers:
+            object.__setattr__(self, "kafka", self.kafka.model_copy(update={"bootstrap_servers": conventional}))
+        return self
+
+    @model_validator(mode="after")
+    def _fail_closed(self) -> Settings:
+        if self.env == "prod" and (self.db.url is None or self.db.url.startswith("sqlite")):
+            raise ValueError("prod needs a server database: set ONEDOOR_DB__URL to a PostgreSQL URL")
+        return self
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy URL, defaulting to SQLite in the home directory."""
+        return self.db.url or f"sqlite:///{self.home / 'hub.sqlite3'}"

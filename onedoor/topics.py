@@ -1,0 +1,48 @@
+"""Topic names, in one place.
+
+Each agency writes only its outbound topic and reads only its inbox; the hub reads every
+outbound topic and writes every inbox and the dead-letter topic. Broker ACLs (the
+connectors issue) will make that layout a guarantee.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from onedoor.errors import ValidationFailed
+from onedoor.ids import AgencyId
+
+
+@dataclass(frozen=True, slots=True)
+class TopicNames:
+    """Topic names under one prefix (``onedoor`` in production, random per test)."""
+
+    prefix: str = "onedoor"
+
+    def outbound(self, agency: AgencyId) -> str:
+        """Where ``agency`` publishes envelopes for the hub to route."""
+        return f"{self.prefix}.out.{agency}"
+
+    def inbox(self, agency: AgencyId) -> str:
+        """Where the hub delivers envelopes addressed to ``agency``."""
+        return f"{self.prefix}.in.{agency}"
+
+    @property
+    def dead_letter(self) -> str:
+        """Rejected envelopes: ciphertext and a reason code, never plaintext."""
+        return f"{self.prefix}.deadletter"
+
+    @property
+    def outbound_pattern(self) -> str:
+        """A regex matching every agency's outbound topic (for the router's subscription)."""
+        return rf"^{self.prefix.replace('.', r'\.')}\.out\.[a-z][a-z0-9-]+$"
+
+    def owner_of_outbound(self, topic: str) -> AgencyId | None:
+        """The agency that owns outbound ``topic``, or None if it is not one."""
+        head = f"{self.prefix}.out."
+        if not topic.startswith(head):
+            return None
+        try:
+            return AgencyId(topic[len(head) :])
+        except ValidationFailed:
+            return None

@@ -1,0 +1,3 @@
+"""Shared fixtures: one real broker per session, one real PostgreSQL per session."""
+
+pytest_plugins = ["tests.fixtures.kafka", "tests.fixtures.postgres"]

@@ -70,3 +70,10 @@ class Unavailable(OneDoorError):
     category = Category.SYSTEM
     retriable = True
     http_status = 503
+
+
+class Unauthenticated(OneDoorError):
+    """The caller sent no usable credentials (HTTP 401)."""
+
+    category = Category.SECURITY
+    http_status = 401

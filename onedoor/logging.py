@@ -50,4 +50,4 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
     """A structlog logger bound to ``name``."""
-    return structlog.stdlib.get_logger(name)  # type: ignore[no-any-return]
+    return structlog.stdlib.get_logger(name)

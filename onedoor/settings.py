@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -58,14 +58,14 @@ class ApiSettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = 8470
+    operator_token: SecretStr | None = None
+    """Bearer token for the hub API's write endpoints; if unset, dev/test keep one under the home, prod refuses."""
 
 
 class Settings(BaseSettings):
     """Everything configurable about a OneDoor process."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="ONEDOOR_", env_nested_delimiter="__", extra="ignore", frozen=True
-    )
+    model_config = SettingsConfigDict(env_prefix="ONEDOOR_", env_nested_delimiter="__", extra="ignore", frozen=True)
 
     env: Literal["dev", "test", "prod"] = "dev"
     home: Path = Field(default_factory=_default_home)
@@ -88,6 +88,11 @@ class Settings(BaseSettings):
         if self.env == "prod" and (self.db.url is None or self.db.url.startswith("sqlite")):
             raise ValueError("prod needs a server database: set ONEDOOR_DB__URL to a PostgreSQL URL")
         return self
+
+    @property
+    def hub_key_path(self) -> Path:
+        """The hub's own X25519 key (it keys the hub MAC; it decrypts nothing)."""
+        return self.home / "hub" / "hub-key.pem"
 
     @property
     def database_url(self) -> str:

@@ -7,6 +7,7 @@ connectors issue) will make that layout a guarantee.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from onedoor.errors import ValidationFailed
@@ -35,7 +36,7 @@ class TopicNames:
     @property
     def outbound_pattern(self) -> str:
         """A regex matching every agency's outbound topic (for the router's subscription)."""
-        return rf"^{self.prefix.replace('.', r'\.')}\.out\.[a-z][a-z0-9-]+$"
+        return "^" + re.escape(self.prefix) + r"\.out\.[a-z][a-z0-9-]+$"
 
     def owner_of_outbound(self, topic: str) -> AgencyId | None:
         """The agency that owns outbound ``topic``, or None if it is not one."""

@@ -34,7 +34,9 @@ def _session(request: Request) -> Iterator[Session]:
         yield session
 
 
-DbSession = Annotated[Session, Depends(_session)]
+# scope="function": commit before the response is sent, so a failed commit is an error
+# response rather than a success already on the wire (FastAPI's default runs it afterwards).
+DbSession = Annotated[Session, Depends(_session, scope="function")]
 """A database session whose transaction commits when the request succeeds."""
 
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from typing import cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.audit.models import AuditEvent
+
+# Core, not ORM: the router appends thousands of rows a second and needs no objects back.
+_INSERT = insert(cast(Table, AuditEvent.__table__))
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +41,18 @@ def append(session: Session, entries: Sequence[AuditEntry]) -> None:
     """Append ``entries`` inside the caller's transaction (one executemany)."""
     if entries:
         session.execute(insert(AuditEvent), [asdict(e) for e in entries])
+
+
+def append_rows(session: Session, rows: Sequence[dict[str, object]]) -> None:
+    """Append pre-built rows (column name to value) as one Core executemany: the router's fast path."""
+    if rows:
+        session.connection().execute(_INSERT, list(rows))
+
+
+def append_now_rows(factory: sessionmaker[Session], rows: Sequence[dict[str, object]]) -> None:
+    """Append pre-built rows in a transaction of their own."""
+    with factory() as session, session.begin():
+        append_rows(session, rows)
 
 
 def append_now(factory: sessionmaker[Session], entries: Sequence[AuditEntry]) -> None:

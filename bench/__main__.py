@@ -1,0 +1,246 @@
+"""Run every benchmark and write bench/results/latest.json.
+
+python -m bench [--count N] [--rounds R] [--latency-seconds S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from bench.fixture import RECIPIENT, SENDERS, Federation, Sealer
+from onedoor.envelope.opening import open_envelope
+from onedoor.kafka.admin import ensure_topics
+from onedoor.kafka.local import LocalKafkaCluster
+
+RESULTS = Path(__file__).parent / "results" / "latest.json"
+
+
+@contextmanager
+def broker() -> Iterator[str]:
+    """An existing cluster (KAFKA_BOOTSTRAP_SERVERS) or a fresh single-node local one."""
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        yield os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+        return
+    data = Path(tempfile.mkdtemp(prefix="onedoor-bench-kafka-"))
+    try:
+        with LocalKafkaCluster(data, nodes=1) as cluster:
+            yield cluster.bootstrap_servers
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+
+
+async def make_topics(bootstrap: str, fed: Federation) -> None:
+    names = [fed.topics.outbound(a) for a in SENDERS]
+    names += [fed.topics.inbox(RECIPIENT), f"{fed.topics.prefix}.raw.{RECIPIENT}", fed.topics.dead_letter]
+    await ensure_topics(bootstrap, names, partitions=3)
+
+
+def time_envelopes(fed: Federation, rounds: int = 5, per_round: int = 400) -> dict[str, float]:
+    """Median per-call cost of seal and open, in microseconds."""
+    sealer = Sealer(fed)
+    me = sealer.recipient_keys
+
+    class Senders:
+        def __init__(self) -> None:
+            self.keys = {(k.agency, k.signing_key_id): k.signing.public_key() for k in sealer.senders}
+
+        def signing_key(self, agency: Any, key_id: Any) -> Any:
+            return self.keys.get((agency, key_id))
+
+    senders = Senders()
+    seal_costs, open_costs = [], []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        values = [sealer.seal(i)[2] for i in range(per_round)]
+        seal_costs.append((time.perf_counter() - started) / per_round * 1e6)
+        started = time.perf_counter()
+        for value in values:
+            open_envelope(value, me=me.agency, my_keys={me.encryption_key_id: me.encryption}, senders=senders)
+        open_costs.append((time.perf_counter() - started) / per_round * 1e6)
+    return {"seal_us": statistics.median(seal_costs), "open_us": statistics.median(open_costs)}
+
+
+async def prefill(bootstrap: str, fed: Federation, count: int) -> float:
+    """Seal ``count`` envelopes and publish them to the senders' outbound topics; returns bytes each."""
+    sealer = Sealer(fed)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5, max_batch_size=512 * 1024
+    )
+    await producer.start()
+    size = 0
+    try:
+        futures = []
+        for i in range(count):
+            owner, message_id, value = sealer.seal(i)
+            size += len(value)
+            futures.append(await producer.send(fed.topics.outbound(owner), value, key=message_id.encode()))
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return size / count
+
+
+def run_worker(mode: str, fed: Federation, bootstrap: str, count: int) -> dict[str, Any]:
+    group = f"{fed.topics.prefix}.{mode}.{uuid.uuid4().hex[:6]}"
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.workers", mode, str(fed.root), bootstrap, str(count), group],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"{mode} worker failed:\n{out.stderr[-3000:]}")
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+async def hop_latency(bootstrap: str, fed: Federation, rate: float, seconds: float) -> dict[str, float]:
+    """Open-loop load at ``rate``/s through a running router; latency from intended send to inbox."""
+    sealer = Sealer(fed)
+    total = int(rate * seconds)
+    sealed = [sealer.seal(i) for i in range(total)]
+    router = subprocess.Popen(  # noqa: ASYNC220 - started once, before any timing
+        [sys.executable, "-m", "bench.workers", "router", str(fed.root), bootstrap, "0", f"{fed.topics.prefix}.router"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    intended: dict[str, float] = {}
+    latencies: list[float] = []
+    consumer = AIOKafkaConsumer(
+        fed.topics.inbox(RECIPIENT),
+        bootstrap_servers=bootstrap,
+        group_id=f"{fed.topics.prefix}.latency",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=5,
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=1)
+    try:
+        assert router.stdout is not None
+        router.stdout.readline()  # {"ready": true}
+        await consumer.start()
+        await producer.start()
+
+        async def receive() -> None:
+            while len(latencies) < total:
+                batches = await consumer.getmany(timeout_ms=100)
+                now = time.perf_counter()
+                for records in batches.values():
+                    for r in records:
+                        message_id = dict(r.headers)["ce_id"].decode()
+                        latencies.append((now - intended[message_id]) * 1000)
+
+        receiver = asyncio.create_task(receive())
+        start = time.perf_counter() + 0.5
+        for i, (owner, message_id, value) in enumerate(sealed):
+            due = start + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0.001:
+                await asyncio.sleep(delay)
+            intended[message_id] = due
+            await producer.send(fed.topics.outbound(owner), value, key=message_id.encode())
+        await asyncio.wait_for(receiver, timeout=seconds + 60)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+        router.terminate()
+        router.wait(timeout=60)
+    steady = latencies[int(rate) :]  # drop the first second: connections and group join
+    steady.sort()
+    return {
+        "p50_ms": steady[len(steady) // 2],
+        "p99_ms": steady[int(len(steady) * 0.99) - 1],
+        "count": float(len(steady)),
+    }
+
+
+def metric(value: float, unit: str, conditions: str) -> dict[str, Any]:
+    return {"value": round(value, 3), "unit": unit, "conditions": conditions}
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    metrics: dict[str, Any] = {}
+    with broker() as bootstrap:
+        work = Path(tempfile.mkdtemp(prefix="onedoor-bench-"))
+        fed = Federation.create(work / "throughput", f"bench{uuid.uuid4().hex[:8]}")
+        await make_topics(bootstrap, fed)
+
+        costs = time_envelopes(fed)
+        metrics["envelope.seal_us"] = metric(costs["seal_us"], "us", "1 recipient, 1 KiB body, median of 5x400")
+        metrics["envelope.open_us"] = metric(costs["open_us"], "us", "verify+unwrap+decrypt, median of 5x400")
+
+        print(f"sealing and publishing {args.count} envelopes...", flush=True)
+        size = await prefill(bootstrap, fed, args.count)
+        relays, routes = [], []
+        for round_no in range(args.rounds):
+            # Alternate so that neither side always reads a warmer page cache.
+            relays.append(run_worker("relay", fed, bootstrap, args.count))
+            routes.append(run_worker("router", fed, bootstrap, args.count))
+            print(
+                f"round {round_no + 1}: relay {relays[-1]['per_s']:.0f}/s, router {routes[-1]['per_s']:.0f}/s",
+                flush=True,
+            )
+        raw = max(r["per_s"] for r in relays)
+        routed = max(r["per_s"] for r in routes)
+        cond = (
+            f"{args.count} envelopes of ~{size:.0f} B, 2 senders -> 1 recipient, 3 partitions, 1 broker, "
+            f"best of {args.rounds}"
+        )
+        metrics["route.raw_relay_per_s"] = metric(raw, "envelopes/s", cond + "; acks=all, idempotent")
+        metrics["route.envelopes_per_s"] = metric(routed, "envelopes/s", cond + "; all checks, audit to SQLite")
+        metrics["route.ratio_to_raw"] = metric(routed / raw, "ratio", "router / raw relay, same run")
+        metrics["route.router_max_rss_mib"] = metric(max(r["max_rss_mib"] for r in routes), "MiB", "router process")
+
+        lat_fed = Federation.create(work / "latency", f"lat{uuid.uuid4().hex[:8]}")
+        await make_topics(bootstrap, lat_fed)
+        rate = routed / 2
+        print(f"open-loop latency at {rate:.0f}/s for {args.latency_seconds}s...", flush=True)
+        hop = await hop_latency(bootstrap, lat_fed, rate, args.latency_seconds)
+        lat_cond = f"open loop at {rate:.0f}/s (half the measured max) for {args.latency_seconds}s, outbound -> inbox"
+        metrics["route.hop_p50_ms"] = metric(hop["p50_ms"], "ms", lat_cond)
+        metrics["route.hop_p99_ms"] = metric(hop["p99_ms"], "ms", lat_cond)
+        shutil.rmtree(work, ignore_errors=True)
+    return metrics
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--count", type=int, default=30_000)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--latency-seconds", type=float, default=8.0)
+    args = parser.parse_args()
+    metrics = asyncio.run(main_async(args))
+    document = {
+        "generated_at": datetime.now(UTC).isoformat(),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "metrics": metrics,
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(document, indent=2) + "\n")
+    width = max(len(k) for k in metrics)
+    print(f"\n{'metric':<{width}}  {'value':>12}  unit")
+    for name, m in metrics.items():
+        print(f"{name:<{width}}  {m['value']:>12,.3f}  {m['unit']}")
+    print(f"\nwritten to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

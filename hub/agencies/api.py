@@ -1,0 +1,102 @@
+"""HTTP routes of the agency registry: thin wrappers over ``hub.agencies.service``.
+
+Reads are open (agency names and public keys are public); writes need the operator token.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter, Request, status
+
+from hub.agencies import service
+from hub.agencies.schemas import (
+    AgencyCreate,
+    AgencyIdField,
+    AgencyList,
+    AgencyOut,
+    DirectoryOut,
+    KeyCreate,
+    KeyIdField,
+    KeyOut,
+)
+from hub.deps import WRITE_ERRORS, CurrentOperator, SettingsDep, error_responses
+from onedoor.envelope.keys import HubKey
+from onedoor.web import DbSession
+
+router = APIRouter(prefix="/agencies", tags=["agencies"])
+directory_router = APIRouter(tags=["directory"])
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(*WRITE_ERRORS, 409),
+    summary="Register an agency with its signing and encryption public keys",
+)
+def register_agency(_operator: CurrentOperator, session: DbSession, body: AgencyCreate) -> AgencyOut:
+    """Register an agency; both keys become current."""
+    return AgencyOut.from_model(service.register(session, body))
+
+
+@router.get("", summary="List every agency")
+def list_agencies(session: DbSession) -> AgencyList:
+    """Every registered agency with its keys, by id."""
+    return AgencyList(items=[AgencyOut.from_model(a) for a in service.list_all(session)])
+
+
+@router.get("/{agency_id}", responses=error_responses(404), summary="Get one agency")
+def get_agency(agency_id: AgencyIdField, session: DbSession) -> AgencyOut:
+    """One agency with every key it has had."""
+    return AgencyOut.from_model(service.get(session, agency_id))
+
+
+@router.post(
+    "/{agency_id}/suspend",
+    responses=error_responses(*WRITE_ERRORS, 404),
+    summary="Suspend an agency: the hub stops routing to and from it",
+)
+def suspend_agency(_operator: CurrentOperator, agency_id: AgencyIdField, session: DbSession) -> AgencyOut:
+    """Suspend an agency (idempotent)."""
+    return AgencyOut.from_model(service.suspend(session, agency_id))
+
+
+@router.post(
+    "/{agency_id}/reactivate",
+    responses=error_responses(*WRITE_ERRORS, 404),
+    summary="Reactivate a suspended agency",
+)
+def reactivate_agency(_operator: CurrentOperator, agency_id: AgencyIdField, session: DbSession) -> AgencyOut:
+    """Reactivate an agency (idempotent)."""
+    return AgencyOut.from_model(service.reactivate(session, agency_id))
+
+
+@router.post(
+    "/{agency_id}/keys",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(*WRITE_ERRORS, 404, 409),
+    summary="Add a key: it becomes current and the previous key of that use retires",
+)
+def add_key(
+    _operator: CurrentOperator, agency_id: AgencyIdField, body: KeyCreate, session: DbSession, settings: SettingsDep
+) -> KeyOut:
+    """Rotate a key; the old one stays valid for one envelope lifetime so messages in flight still verify."""
+    grace = timedelta(seconds=settings.router.max_ttl_seconds)
+    return KeyOut.from_model(service.add_key(session, agency_id, body, retire_grace=grace))
+
+
+@router.post(
+    "/{agency_id}/keys/{key_id}/revoke",
+    responses=error_responses(*WRITE_ERRORS, 404),
+    summary="Revoke a key: it is never trusted again",
+)
+def revoke_key(_operator: CurrentOperator, agency_id: AgencyIdField, key_id: KeyIdField, session: DbSession) -> KeyOut:
+    """Revoke a key (idempotent)."""
+    return KeyOut.from_model(service.revoke_key(session, agency_id, key_id))
+
+
+@directory_router.get("/directory", summary="Public keys of every active agency")
+def get_directory(session: DbSession, request: Request) -> DirectoryOut:
+    """What connectors fetch to encrypt to recipients, verify senders and key the hub MAC."""
+    hub_key: HubKey = request.app.state.hub_key
+    return DirectoryOut.from_directory(service.directory_snapshot(session), hub_public_key=hub_key.public)

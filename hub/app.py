@@ -1,0 +1,212 @@
+"""The hub's HTTP API: ``create_app(settings)`` builds it; its lifespan owns the database.
+
+On start the lifespan migrates the database to head, opens the session factory and seeds the
+bundled contracts; on stop it disposes of the engine. Every request gets an ``X-Request-ID``
+and exactly one log line (method, route template, status, duration), never a body or a token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import traceback
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from contracts.registry.api import router as contracts_router
+from contracts.registry.service import seed_bundled
+from hub import db
+from hub.agencies.api import directory_router
+from hub.agencies.api import router as agencies_router
+from hub.deps import (
+    WRITE_ERRORS,
+    FieldProblem,
+    RequestInvalidBody,
+    error_responses,
+    operator_token,
+    require_operator,
+)
+from hub.health.api import router as health_router
+from onedoor.db import transaction
+from onedoor.envelope.keys import HubKey
+from onedoor.errors import Unauthenticated
+from onedoor.logging import get_logger
+from onedoor.settings import Settings
+from onedoor.web import ErrorBody, install_error_handlers
+
+log = get_logger(__name__)
+
+REQUEST_ID_HEADER = "X-Request-ID"
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# A caller's request id is reused only if it is short and plain, so it cannot forge log lines.
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+DESCRIPTION = """\
+The OneDoor hub routes signed, end-to-end-encrypted envelopes between safeguarding agencies.
+This API manages what the router trusts: the **agency registry** (who may send and receive,
+and their *public* keys) and the **data contracts** envelopes must follow.
+
+The hub never holds a private key, a message body or case data. Reads are open; writes need
+the operator bearer token, and every authorization decision is audited. Errors always have
+the body `{code, message, error_id}` with a stable `code`.
+"""
+
+TAGS = [
+    {"name": "agencies", "description": "Register agencies, suspend them, rotate and revoke their public keys."},
+    {
+        "name": "directory",
+        "description": "The public keys of every active agency: what connectors encrypt to and verify with.",
+    },
+    {"name": "contracts", "description": "Data contracts (schemas and rules) that envelopes must conform to."},
+    {"name": "health", "description": "Liveness and readiness probes."},
+]
+
+
+def _version() -> str:
+    try:
+        return version("onedoor")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+class RequestContextMiddleware:
+    """Bind ``request_id`` for the request's log lines, echo it back, log one line at the end."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(REQUEST_ID_HEADER.lower().encode(), b"").decode("latin-1")
+        request_id = given if _SAFE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                # The route template, not the path: one series per endpoint, no ids in the label.
+                route = getattr(scope.get("route"), "path", None)
+                where = {"route": route} if route else {"path": scope["path"]}
+                duration_ms = round((time.perf_counter() - started) * 1000, 2)
+                log.info("http.request", method=scope["method"], **where, status=status, duration_ms=duration_ms)
+
+
+def _error_response(status: int, body: ErrorBody, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(status_code=status, content=body.model_dump(), headers=headers)
+
+
+def _install_handlers(app: FastAPI) -> None:
+    install_error_handlers(app)
+
+    @app.exception_handler(Unauthenticated)
+    async def _unauthenticated(_request: Request, exc: Unauthenticated) -> JSONResponse:
+        error_id = uuid.uuid4().hex
+        log.info("request.error", code=exc.code, error_id=error_id, status=exc.http_status)
+        body = ErrorBody(code=exc.code, message=exc.message, error_id=error_id)
+        return _error_response(exc.http_status, body, {"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Location, type and pydantic's sentence only: the submitted value is never echoed.
+        problems = [
+            FieldProblem(location=".".join(str(p) for p in e["loc"]), code=e["type"], message=e["msg"])
+            for e in exc.errors()
+        ]
+        codes = {p.code for p in problems}
+        shared = next(iter(codes)) if len(codes) == 1 else ""
+        code = shared if "." in shared else "request.invalid"
+        error_id = uuid.uuid4().hex
+        log.info("request.error", code=code, error_id=error_id, status=422, fields=[p.location for p in problems])
+        message = "invalid request: " + ", ".join(p.location for p in problems)
+        body = RequestInvalidBody(code=code, message=message, error_id=error_id, fields=problems)
+        return _error_response(422, body)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        error_id = uuid.uuid4().hex
+        # A plain traceback, not exc_info: rich console renderers print every frame's locals,
+        # and those include the request with its Authorization header.
+        trace = "".join(traceback.format_exception(exc))
+        log.error("request.failed", error_id=error_id, error=type(exc).__name__, traceback=trace)
+        body = ErrorBody(code="hub.internal_error", message="unexpected failure", error_id=error_id)
+        request_id = getattr(request.state, "request_id", None)
+        return _error_response(500, body, {REQUEST_ID_HEADER: request_id} if request_id else None)
+
+
+def _seed(factory: sessionmaker[Session]) -> None:
+    with transaction(factory) as session:
+        seed_bundled(session)
+
+
+def _include_guarding_writes(app: FastAPI, router: APIRouter, responses: dict[int | str, dict[str, Any]]) -> None:
+    # Another package's router: its reads stay open (connectors fetch schemas), its writes
+    # change what the hub routes, so each write route is mounted behind the operator check.
+    for route in router.routes:
+        writes = isinstance(route, APIRoute) and bool((route.methods or set()) - READ_METHODS)
+        app.include_router(
+            APIRouter(routes=[route]),
+            dependencies=[Depends(require_operator)] if writes else None,
+            responses={**responses, **error_responses(*WRITE_ERRORS)} if writes else responses,
+        )
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The hub's FastAPI application; its lifespan migrates and opens the database."""
+    token = operator_token(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = db.engine_from_settings(settings)
+        try:
+            await asyncio.to_thread(db.migrate, settings.database_url)
+            factory = db.session_factory(engine)
+            app.state.session_factory = factory
+            await asyncio.to_thread(_seed, factory)
+            log.info("hub.api_ready", env=settings.env, backend=engine.dialect.name)
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="OneDoor hub",
+        version=_version(),
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.operator_token = token
+    app.state.hub_key = HubKey.load_or_create(settings.hub_key_path)
+    _install_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    with_input = error_responses(422, 500)
+    app.include_router(agencies_router, responses=with_input)
+    app.include_router(directory_router, responses=error_responses(500))
+    _include_guarding_writes(app, contracts_router, with_input)
+    app.include_router(health_router, responses=error_responses(500))
+    return app

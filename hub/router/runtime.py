@@ -1,0 +1,133 @@
+"""Wiring the router to the hub's database and broker: tables, audit sink, topics, replay window."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from contracts.registry.service import registered_versions
+from hub.agencies.service import directory_snapshot
+from hub.audit import service as audit_service
+from hub.audit.models import AuditEvent
+from hub.router.decide import Limits
+from hub.router.service import Router, RouterConfig, TablesLoader
+from hub.router.tables import AgencyEntry, RoutingTables
+from onedoor.envelope.keys import HubKey
+from onedoor.envelope.window import MessageWindow
+from onedoor.ids import AgencyId
+from onedoor.kafka.admin import ensure_topics
+from onedoor.logging import get_logger
+from onedoor.settings import Settings
+from onedoor.topics import TopicNames
+
+log = get_logger(__name__)
+
+DEAD_LETTER_CONFIG = {"max.message.bytes": str(8 * 1024 * 1024), "retention.ms": str(30 * 86_400_000)}
+"""Dead letters wait 30 days for an operator, and hold even an oversized envelope whole."""
+
+
+def tables_loader(factory: sessionmaker[Session], hub_key: HubKey) -> TablesLoader:
+    """Build routing tables from the registry (agencies, keys, contract versions)."""
+
+    def load() -> RoutingTables:
+        with factory() as session:
+            directory = directory_snapshot(session)
+            contracts = registered_versions(session)
+        now = datetime.now(UTC)
+        agencies = {
+            str(entry.agency_id): AgencyEntry(
+                active=entry.active,
+                signing_key_ids=frozenset(str(k) for k, key in entry.signing_keys.items() if key.valid_at(now)),
+                encryption_keys={
+                    str(k): key.public_key for k, key in entry.encryption_keys.items() if key.valid_at(now)
+                },
+            )
+            for entry in directory.agencies.values()
+        }
+        return RoutingTables(agencies=agencies, contracts=contracts, hub_key=hub_key)
+
+    return load
+
+
+def audit_sink(factory: sessionmaker[Session]) -> Any:
+    """Append the router's audit rows in one transaction per batch."""
+
+    def append(rows: Sequence[dict[str, Any]]) -> None:
+        audit_service.append_now_rows(factory, rows)
+
+    return append
+
+
+def topic_provisioner(bootstrap: str, topics: TopicNames, partitions: int) -> Any:
+    """Create each newly registered agency's outbound topic and inbox."""
+
+    async def provision(agencies: Sequence[str]) -> None:
+        names = [t for a in agencies for t in (topics.outbound(AgencyId(a)), topics.inbox(AgencyId(a)))]
+        await ensure_topics(bootstrap, names, partitions=partitions)
+
+    return provision
+
+
+def replay_window_from_audit(factory: sessionmaker[Session], now: datetime | None = None) -> MessageWindow:
+    """Rebuild the replay window after a restart from what the audit log says was delivered."""
+    now = now or datetime.now(UTC)
+    window = MessageWindow()
+    stmt = select(AuditEvent.message_id, AuditEvent.source, AuditEvent.expires_at).where(
+        AuditEvent.kind == "route.delivered", AuditEvent.expires_at > now
+    )
+    with factory() as session:
+        for message_id, source, expires_at in session.execute(stmt):
+            if message_id and source and expires_at:
+                moment = expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=UTC)
+                window.admit(message_id, source, int(moment.timestamp() * 1000))
+    return window
+
+
+def build_router(
+    settings: Settings, bootstrap: str, factory: sessionmaker[Session], *, refresh_interval_s: float = 2.0
+) -> Router:
+    """A router for this hub: its registry, its audit log, its topics."""
+    topics = TopicNames(settings.kafka.topic_prefix)
+    config = RouterConfig(
+        bootstrap_servers=bootstrap,
+        topics=topics,
+        limits=Limits(
+            max_envelope_bytes=settings.router.max_envelope_bytes,
+            max_ttl_ms=settings.router.max_ttl_seconds * 1000,
+            clock_skew_ms=settings.router.clock_skew_seconds * 1000,
+        ),
+        batch_max_records=settings.router.batch_max_records,
+        refresh_interval_s=refresh_interval_s,
+    )
+    return Router(
+        config,
+        load_tables=tables_loader(factory, HubKey.load_or_create(settings.hub_key_path)),
+        audit=audit_sink(factory),
+        provision=topic_provisioner(bootstrap, topics, settings.kafka.partitions),
+        replay=replay_window_from_audit(factory),
+    )
+
+
+async def ensure_hub_topics(bootstrap: str, settings: Settings) -> None:
+    """The hub's own topics: the dead-letter topic."""
+    topics = TopicNames(settings.kafka.topic_prefix)
+    await ensure_topics(
+        bootstrap, [topics.dead_letter], partitions=settings.kafka.partitions, configs=DEAD_LETTER_CONFIG
+    )
+
+
+async def serve(settings: Settings, bootstrap: str, factory: sessionmaker[Session]) -> None:
+    """Run one router until SIGINT or SIGTERM."""
+    await ensure_hub_topics(bootstrap, settings)
+    router = build_router(settings, bootstrap, factory)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, router.request_stop)
+    async with router:
+        await router.run()

@@ -1,0 +1,378 @@
+"""The router's async shell: consume outbound topics, decide, produce, audit, commit.
+
+Delivery is at-least-once and idempotent end to end: a batch's offsets are committed only
+after every routed copy and dead letter is acknowledged by all in-sync replicas (acks=all,
+idempotent producer) and its audit rows are written. A crash before the commit re-reads the
+batch; recipients drop the duplicates by message id. Kafka transactions are not used
+(aiokafka implements only protocol v0, with open bugs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from hub.router.decide import Decision, Delivered, Limits, Rejected, decide
+from hub.router.tables import RoutingTables
+from onedoor.envelope.cloudevents import ce_headers
+from onedoor.envelope.reasons import Reason
+from onedoor.envelope.window import MessageWindow
+from onedoor.envelope.wire import parse
+from onedoor.errors import ValidationFailed
+from onedoor.logging import get_logger
+from onedoor.topics import TopicNames
+
+log = get_logger(__name__)
+
+REPORT_KIND = b"rejection-report"
+"""Kafka header ``od_kind`` of a recipient's report that it refused an envelope."""
+
+# Reasons that may only mean "the registry changed a moment ago": re-decide after a refresh.
+_REGISTRY_REASONS = frozenset(
+    {
+        Reason.SENDER_UNKNOWN,
+        Reason.SENDER_KEY_UNKNOWN,
+        Reason.RECIPIENT_UNKNOWN,
+        Reason.CONTRACT_UNKNOWN,
+        Reason.CONTRACT_VERSION_UNKNOWN,
+        Reason.SENDER_SUSPENDED,
+    }
+)
+
+TablesLoader = Callable[[], RoutingTables]
+"""Builds a fresh registry snapshot (blocking; run in a thread)."""
+AuditSink = Callable[[Sequence[dict[str, Any]]], None]
+"""Appends audit rows durably (blocking; run in a thread)."""
+TopicProvisioner = Callable[[Sequence[str]], Any]
+"""Ensures the given agencies' topics exist (async)."""
+
+
+@dataclass(slots=True)
+class RouterStats:
+    """Counters since start, for metrics and the demo."""
+
+    delivered: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    batches: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RouterConfig:
+    """How one router process connects and what it enforces."""
+
+    bootstrap_servers: str
+    topics: TopicNames
+    limits: Limits
+    batch_max_records: int = 2000
+    refresh_interval_s: float = 2.0
+    group_id: str | None = None
+
+
+def _iso(ms: int | None) -> datetime | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def _audit_row(decision: Decision, position: str, now: datetime) -> dict[str, Any]:
+    if isinstance(decision, Delivered):
+        return {
+            "at": now,
+            "kind": "route.delivered",
+            "actor": decision.sender,
+            "outcome": "delivered",
+            "reason_code": None,
+            "message_id": decision.message_id,
+            "correlation_id": decision.correlation_id,
+            "contract": decision.contract,
+            "contract_version": decision.contract_version,
+            "recipients": ",".join(decision.recipients),
+            "source": position,
+            "expires_at": _iso(decision.expires_at_ms),
+            "detail": None,
+        }
+    return {
+        "at": now,
+        "kind": "route.rejected",
+        "actor": decision.sender,
+        "outcome": "rejected",
+        "reason_code": decision.reason.value,
+        "message_id": decision.message_id,
+        "correlation_id": decision.correlation_id,
+        "contract": decision.contract,
+        "contract_version": decision.contract_version,
+        "recipients": ",".join(decision.recipients) or None,
+        "source": position,
+        "expires_at": _iso(decision.expires_at_ms),
+        "detail": decision.detail,
+    }
+
+
+class Router:
+    """One hub router process. Use as ``async with Router(...) as router: await router.run()``."""
+
+    def __init__(
+        self,
+        config: RouterConfig,
+        *,
+        load_tables: TablesLoader,
+        audit: AuditSink,
+        provision: TopicProvisioner | None = None,
+        replay: MessageWindow | None = None,
+    ) -> None:
+        self._config = config
+        self._load_tables = load_tables
+        self._audit = audit
+        self._provision = provision
+        self.replay = MessageWindow() if replay is None else replay
+        self.stats = RouterStats()
+        self._tables: RoutingTables | None = None
+        self._tables_at = 0.0
+        self._provisioned: set[str] = set()
+        self._owners: dict[str, str | None] = {}
+        self._stopping = asyncio.Event()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self.ready = asyncio.Event()
+
+    async def __aenter__(self) -> Router:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Load the registry, make sure topics exist, connect to Kafka."""
+        await self._refresh(force=True)
+        cfg = self._config
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=cfg.bootstrap_servers,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=2,
+            max_batch_size=512 * 1024,
+            max_request_size=8 * 1024 * 1024,
+            client_id="onedoor-hub-router",
+        )
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=cfg.bootstrap_servers,
+            group_id=cfg.group_id or f"{cfg.topics.prefix}.hub-router",
+            client_id="onedoor-hub-router",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_uncommitted",
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+            fetch_max_bytes=64 * 1024 * 1024,
+            metadata_max_age_ms=1000,
+        )
+        await self._producer.start()
+        try:
+            await self._consumer.start()
+        except BaseException:
+            await self._producer.stop()
+            raise
+        self._consumer.subscribe(pattern=cfg.topics.outbound_pattern)
+        log.info("router.started", prefix=cfg.topics.prefix, agencies=len(self._tables_or_fail().agencies))
+
+    async def stop(self) -> None:
+        """Stop consuming; flush and close the producer."""
+        self._stopping.set()
+        if self._consumer is not None:
+            await self._consumer.stop()
+        if self._producer is not None:
+            await self._producer.stop()
+        log.info("router.stopped", delivered=self.stats.delivered, rejected=sum(self.stats.rejected.values()))
+
+    def assigned_partitions(self) -> int:
+        """How many outbound-topic partitions this router currently owns (0 before the group settles)."""
+        return 0 if self._consumer is None else len(self._consumer.assignment())
+
+    def request_stop(self) -> None:
+        """Ask ``run`` to return after the batch in hand."""
+        self._stopping.set()
+
+    def _tables_or_fail(self) -> RoutingTables:
+        if self._tables is None:
+            raise RuntimeError("router tables not loaded; call start() first")
+        return self._tables
+
+    async def _refresh(self, *, force: bool = False) -> bool:
+        """Reload the registry snapshot if it is older than the refresh interval (or forced)."""
+        now = time.monotonic()
+        if not force and now - self._tables_at < self._config.refresh_interval_s:
+            return False
+        tables = await asyncio.to_thread(self._load_tables)
+        new_agencies = [a for a in tables.agencies if a not in self._provisioned]
+        if new_agencies and self._provision is not None:
+            await self._provision(new_agencies)
+        self._provisioned.update(new_agencies)
+        self._tables, self._tables_at = tables, now
+        return True
+
+    def _owner(self, topic: str) -> str | None:
+        if topic not in self._owners:
+            owner = self._config.topics.owner_of_outbound(topic)
+            self._owners[topic] = None if owner is None else str(owner)
+        return self._owners[topic]
+
+    async def run(self) -> None:
+        """Route until ``request_stop``; a failed batch is re-read from the last commit."""
+        consumer = self._consumer
+        if consumer is None:
+            raise RuntimeError("router not started")
+        self.ready.set()
+        backoff = 0.2
+        while not self._stopping.is_set():
+            batches = await consumer.getmany(timeout_ms=200, max_records=self._config.batch_max_records)
+            if not batches:
+                await self._refresh()
+                continue
+            try:
+                await self._route_batch(batches)
+                await consumer.commit()
+                backoff = 0.2
+            except Exception:  # keep routing: nothing of this batch was committed, so nothing is lost
+                log.exception("router.batch_failed", retry_in_s=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                for tp in consumer.assignment():
+                    with contextlib.suppress(Exception):
+                        await consumer.seek_to_committed(tp)
+
+    async def _route_batch(self, batches: dict[Any, list[Any]]) -> None:
+        producer = self._producer
+        assert producer is not None  # noqa: S101 - start() set it; narrows the type
+        cfg = self._config
+        now_ms = int(time.time() * 1000)
+        now = datetime.now(UTC)
+        pending: list[tuple[Any, str, bytes | None]] = []
+        decisions: list[tuple[Any, str, Decision]] = []
+        retry: list[tuple[Any, str, str | None]] = []
+        tables = self._tables_or_fail()
+        for tp, records in batches.items():
+            owner = self._owner(tp.topic)
+            for record in records:
+                position = f"{tp.topic}:{tp.partition}:{record.offset}"
+                if owner is not None and owner in tables.agencies and _is_report(record):
+                    decisions.append((record, position, _report_decision(record, owner)))
+                    continue
+                decision = decide(
+                    record.value or b"",
+                    owner=owner,
+                    position=position,
+                    now_ms=now_ms,
+                    tables=tables,
+                    replay=self.replay,
+                    limits=cfg.limits,
+                )
+                if isinstance(decision, Rejected) and decision.reason in _REGISTRY_REASONS:
+                    retry.append((record, position, owner))
+                else:
+                    decisions.append((record, position, decision))
+        if retry:
+            # The registry may have changed since the snapshot: look again before refusing.
+            await self._refresh(force=time.monotonic() - self._tables_at > 0.25)
+            tables = self._tables_or_fail()
+            for record, position, owner in retry:
+                decision = decide(
+                    record.value or b"",
+                    owner=owner,
+                    position=position,
+                    now_ms=now_ms,
+                    tables=tables,
+                    replay=self.replay,
+                    limits=cfg.limits,
+                )
+                decisions.append((record, position, decision))
+
+        futures = []
+        rows = []
+        for record, position, decision in decisions:
+            rows.append(_audit_row(decision, position, now))
+            if isinstance(decision, Delivered):
+                headers = ce_headers(
+                    message_id=decision.message_id,
+                    sender=decision.sender,
+                    contract=decision.contract,
+                    contract_version=decision.contract_version,
+                    created_at_ms=decision.created_at_ms,
+                )
+                key = (decision.subject_token or decision.correlation_id).encode()
+                for recipient in decision.recipients:
+                    inbox = f"{cfg.topics.prefix}.in.{recipient}"
+                    futures.append(await producer.send(inbox, record.value, key=key, headers=headers))
+                self.stats.delivered += 1
+            else:
+                futures.append(
+                    await producer.send(
+                        cfg.topics.dead_letter,
+                        record.value,
+                        key=record.key,
+                        headers=_dead_letter_headers(decision, position, record),
+                    )
+                )
+                self.stats.rejected[decision.reason.value] += 1
+                log.info(
+                    "route.rejected",
+                    reason=decision.reason.value,
+                    sender=decision.sender,
+                    message_id=decision.message_id,
+                    source=position,
+                )
+        if futures:
+            await asyncio.gather(*futures)
+        await asyncio.to_thread(self._audit, rows)
+        self.stats.batches += 1
+        del pending
+
+
+def _is_report(record: Any) -> bool:
+    return any(k == "od_kind" and v == REPORT_KIND for k, v in record.headers or ())
+
+
+def _report_decision(record: Any, reporter: str) -> Rejected:
+    """A recipient refused an envelope the hub delivered (bad signature, malformed body...)."""
+    headers = dict(record.headers or ())
+    raw_reason = (headers.get("od_reason") or b"").decode(errors="replace")
+    reason = Reason(raw_reason) if raw_reason in Reason._value2member_map_ else Reason.MALFORMED
+    message_id = contract = correlation = None
+    version = expires = None
+    recipients: tuple[str, ...] = ()
+    with contextlib.suppress(ValidationFailed):
+        h = parse(record.value or b"").header_record
+        message_id, contract, version = h["message_id"], h["contract"], h["contract_version"]
+        correlation, recipients, expires = h["correlation_id"], tuple(h["recipients"]), h["expires_at"]
+    return Rejected(
+        reason,
+        f"refused by recipient {reporter}",
+        reporter,
+        message_id=message_id,
+        contract=contract,
+        contract_version=version,
+        correlation_id=correlation,
+        recipients=recipients,
+        expires_at_ms=expires,
+    )
+
+
+def _dead_letter_headers(decision: Rejected, position: str, record: Any) -> list[tuple[str, bytes]]:
+    headers = [
+        ("od_reason", decision.reason.value.encode()),
+        ("od_detail", decision.detail.encode()),
+        ("od_source", position.encode()),
+        ("od_rejected_at", datetime.now(UTC).isoformat().encode()),
+    ]
+    if decision.sender:
+        headers.append(("od_sender", decision.sender.encode()))
+    if _is_report(record):
+        headers.append(("od_reported_by", (decision.sender or "").encode()))
+    if decision.message_id:
+        headers.append(("ce_id", decision.message_id.encode()))
+    return headers

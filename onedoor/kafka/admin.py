@@ -1,0 +1,227 @@
+"""Topic administration: the one module that wraps aiokafka's admin client.
+
+Every aiokafka error is converted here: ``kafka.unreachable`` (:class:`Unavailable`, retriable)
+when the cluster cannot be reached or does not answer in time, ``kafka.topic_rejected``
+(:class:`ValidationFailed`) when the broker refuses a topic as asked, ``kafka.forbidden``
+(:class:`Forbidden`) when ACLs deny it, ``kafka.admin_failed`` for anything else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import (
+    ClusterAuthorizationFailedError,
+    InvalidConfigurationError,
+    InvalidPartitionsError,
+    InvalidReplicationFactorError,
+    InvalidTopicError,
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+    NoBrokersAvailable,
+    NodeNotReadyError,
+    PolicyViolationError,
+    TopicAlreadyExistsError,
+    TopicAuthorizationFailedError,
+    UnknownTopicOrPartitionError,
+    for_code,
+)
+
+from onedoor.errors import Forbidden, NotFound, OneDoorError, Unavailable, ValidationFailed
+from onedoor.logging import get_logger
+
+log = get_logger(__name__)
+
+_REJECTED = (
+    InvalidTopicError,
+    InvalidPartitionsError,
+    InvalidReplicationFactorError,
+    InvalidConfigurationError,
+    PolicyViolationError,
+)
+_FORBIDDEN = (TopicAuthorizationFailedError, ClusterAuthorizationFailedError)
+# aiokafka does not mark its own timeouts retriable, but for us a slow broker is a transient one.
+_TRANSIENT = (KafkaConnectionError, KafkaTimeoutError, NoBrokersAvailable, NodeNotReadyError)
+_RETRY_PAUSE = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionInfo:
+    """Where one partition's replicas are."""
+
+    partition: int
+    leader: int
+    """Node id of the leader; -1 while there is none."""
+    replicas: tuple[int, ...]
+    isr: tuple[int, ...]
+    """In-sync replicas (node ids)."""
+
+
+async def ensure_topics(
+    bootstrap: str,
+    names: Iterable[str],
+    *,
+    partitions: int,
+    replication_factor: int = 1,
+    configs: dict[str, str] | None = None,
+    within: float = 30.0,
+) -> None:
+    """Create the topics that do not exist yet and wait until every one has a leader.
+
+    Topics that already exist are left as they are (partitions and configs untouched).
+    Transient failures are retried for up to ``within`` seconds.
+
+    Raises:
+        Unavailable: ``kafka.unreachable`` if the cluster does not answer within ``within`` s.
+        ValidationFailed: ``kafka.topic_rejected`` for a bad name, partition count, RF or config.
+        Forbidden: ``kafka.forbidden`` if ACLs deny topic creation.
+    """
+    wanted = list(dict.fromkeys(names))
+    if not wanted:
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    pending = list(wanted)
+    last_problem = "no answer"
+    while pending:
+        try:
+            async with _admin(bootstrap, within) as admin:
+                request = [NewTopic(n, partitions, replication_factor, topic_configs=configs or {}) for n in pending]
+                response = await admin.create_topics(request, timeout_ms=int(within * 1000))
+            pending, last_problem = _unfinished(response, last_problem)
+        except _Retry as retry:
+            last_problem = retry.reason
+        if pending:
+            if loop.time() >= deadline:
+                raise Unavailable(
+                    "kafka.unreachable", f"could not create topics {pending} at {bootstrap}: {last_problem}"
+                )
+            await asyncio.sleep(_RETRY_PAUSE)
+    log.info("kafka.topics.ensured", count=len(wanted), partitions=partitions, replication_factor=replication_factor)
+    await wait_for_topics(bootstrap, wanted, within=max(1.0, deadline - loop.time()))
+
+
+async def wait_for_topics(bootstrap: str, names: Iterable[str], *, within: float = 30.0) -> None:
+    """Wait until every topic's metadata is visible with a leader for each partition.
+
+    Raises:
+        Unavailable: ``kafka.unreachable`` if that does not happen within ``within`` seconds.
+    """
+    wanted = list(dict.fromkeys(names))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    missing = wanted
+    while True:
+        try:
+            described = await _describe(bootstrap, missing, within)
+            missing = [name for name in missing if not _has_leaders(described.get(name))]
+        except _Retry:
+            pass
+        if not missing:
+            return
+        if loop.time() >= deadline:
+            raise Unavailable("kafka.unreachable", f"topics {missing} have no leader at {bootstrap} after {within}s")
+        await asyncio.sleep(_RETRY_PAUSE)
+
+
+async def describe_partitions(bootstrap: str, topic: str, *, within: float = 30.0) -> list[PartitionInfo]:
+    """Return the partitions of ``topic`` with leader, replicas and ISR, ordered by partition.
+
+    Raises:
+        Unavailable: ``kafka.unreachable`` if the cluster does not answer.
+        NotFound: ``kafka.topic_not_found`` if the topic does not exist.
+    """
+    try:
+        described = await _describe(bootstrap, [topic], within)
+    except _Retry as retry:
+        raise Unavailable("kafka.unreachable", f"cannot describe {topic} at {bootstrap}: {retry.reason}") from None
+    entry = described.get(topic)
+    code = None if entry is None else entry["error_code"]
+    if entry is None or code == UnknownTopicOrPartitionError.errno:
+        raise NotFound("kafka.topic_not_found", f"topic {topic} does not exist")
+    if code != 0:
+        raise OneDoorError("kafka.admin_failed", f"cannot describe topic {topic} (broker error code {code})")
+    return sorted(
+        (
+            PartitionInfo(
+                partition=int(p["partition"]),
+                leader=int(p["leader"]),
+                replicas=tuple(int(r) for r in p["replicas"]),
+                isr=tuple(int(r) for r in p["isr"]),
+            )
+            for p in entry["partitions"]
+        ),
+        key=lambda info: info.partition,
+    )
+
+
+class _Retry(Exception):
+    """A transient failure: try again until the caller's deadline."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@asynccontextmanager
+async def _admin(bootstrap: str, request_seconds: float) -> AsyncIterator[Any]:
+    """Yield a started admin client; aiokafka errors become OneDoor errors or :class:`_Retry`."""
+    client = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id="onedoor-admin", request_timeout_ms=int(request_seconds * 1000)
+    )
+    try:
+        await client.start()
+        yield client
+    except KafkaError as exc:
+        raise _convert(exc) from exc
+    except TimeoutError as exc:
+        raise _Retry("request timed out") from exc
+    finally:
+        await client.close()
+
+
+def _convert(exc: KafkaError) -> Exception:
+    """Map an aiokafka error to a OneDoor error, or to :class:`_Retry` when it is transient."""
+    if isinstance(exc, _FORBIDDEN):
+        return Forbidden("kafka.forbidden", f"the broker denied a topic operation: {exc}")
+    if isinstance(exc, _REJECTED):
+        return ValidationFailed("kafka.topic_rejected", f"the broker rejected the topic: {exc}")
+    if isinstance(exc, _TRANSIENT) or getattr(exc, "retriable", False):
+        return _Retry(str(exc))
+    return OneDoorError("kafka.admin_failed", f"Kafka admin request failed: {exc}")
+
+
+def _unfinished(response: Any, last_problem: str) -> tuple[list[str], str]:
+    """Return topics to retry and the latest transient reason; raise for a final refusal."""
+    retry: list[str] = []
+    for entry in response.topic_errors:
+        name, code = entry[0], entry[1]
+        message = entry[2] if len(entry) > 2 else None
+        if code in (0, TopicAlreadyExistsError.errno):
+            continue
+        error = for_code(code)(message or name)
+        converted = _convert(error)
+        if isinstance(converted, _Retry):
+            retry.append(name)
+            last_problem = f"{name}: {converted.reason}"
+        else:
+            raise converted
+    return retry, last_problem
+
+
+async def _describe(bootstrap: str, names: list[str], request_seconds: float) -> dict[str, dict[str, Any]]:
+    async with _admin(bootstrap, request_seconds) as admin:
+        topics = await admin.describe_topics(names)
+    return {str(t["topic"]): t for t in topics}
+
+
+def _has_leaders(entry: dict[str, Any] | None) -> bool:
+    if entry is None or entry["error_code"] != 0 or not entry["partitions"]:
+        return False
+    return all(p["error_code"] == 0 and p["leader"] >= 0 for p in entry["partitions"])

@@ -7,13 +7,21 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 import structlog
 
 
-def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
-    """Route structlog and stdlib loggers (uvicorn, aiokafka, SQLAlchemy) through one renderer."""
-    use_json = (not sys.stderr.isatty()) if json is None else json
+def configure_logging(level: str = "INFO", *, json: bool | None = None, stream: TextIO | None = None) -> None:
+    """Route structlog and stdlib loggers (uvicorn, aiokafka, SQLAlchemy) through one renderer.
+
+    Args:
+        level: the root level.
+        json: JSON lines (default when ``stream`` is not a terminal) or the console renderer.
+        stream: where log lines go (default stderr).
+    """
+    out = stream or sys.stderr
+    use_json = (not out.isatty()) if json is None else json
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -22,13 +30,16 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
         structlog.processors.StackInfoRenderer(),
     ]
     renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
+        structlog.processors.JSONRenderer()
+        if use_json
+        # Plain tracebacks: the rich formatter prints every frame's locals, tokens included.
+        else structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
     )
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=False,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
@@ -38,7 +49,7 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(out)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

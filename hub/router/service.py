@@ -21,6 +21,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from hub.router.decide import Decision, Delivered, Limits, Rejected, decide
+from hub.router.publisher import BatchPublisher
 from hub.router.tables import RoutingTables
 from onedoor.envelope.cloudevents import ce_headers
 from onedoor.envelope.reasons import Reason
@@ -65,6 +66,15 @@ class RouterStats:
 
 
 @dataclass(frozen=True, slots=True)
+class _InFlight:
+    """A decided batch waiting for its broker acknowledgements, audit rows and offset commit."""
+
+    futures: list[Any]
+    rows: list[dict[str, Any]]
+    offsets: dict[Any, int]
+
+
+@dataclass(frozen=True, slots=True)
 class RouterConfig:
     """How one router process connects and what it enforces."""
 
@@ -74,6 +84,8 @@ class RouterConfig:
     batch_max_records: int = 2000
     refresh_interval_s: float = 2.0
     group_id: str | None = None
+    pipeline_depth: int = 3
+    """Decided batches that may await acknowledgement at once."""
 
 
 def _iso(ms: int | None) -> datetime | None:
@@ -139,6 +151,7 @@ class Router:
         self._stopping = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
+        self._publisher: BatchPublisher | None = None
         self.ready = asyncio.Event()
 
     async def __aenter__(self) -> Router:
@@ -173,6 +186,7 @@ class Router:
             metadata_max_age_ms=1000,
         )
         await self._producer.start()
+        self._publisher = BatchPublisher(self._producer)
         try:
             await self._consumer.start()
         except BaseException:
@@ -197,6 +211,11 @@ class Router:
     def request_stop(self) -> None:
         """Ask ``run`` to return after the batch in hand."""
         self._stopping.set()
+
+    def _publisher_or_fail(self) -> BatchPublisher:
+        if self._publisher is None:
+            raise RuntimeError("router not started")
+        return self._publisher
 
     def _tables_or_fail(self) -> RoutingTables:
         if self._tables is None:
@@ -223,36 +242,66 @@ class Router:
         return self._owners[topic]
 
     async def run(self) -> None:
-        """Route until ``request_stop``; a failed batch is re-read from the last commit."""
+        """Route until ``request_stop``; after a failure, re-read from the last commit.
+
+        Routing and completion are pipelined: while the broker acknowledges one batch and its
+        audit rows are written, the next batch is already being decided. Completion (acks,
+        audit, offset commit) happens strictly in batch order, so a commit never covers a
+        record whose copies or audit row are not yet durable.
+        """
         consumer = self._consumer
         if consumer is None:
             raise RuntimeError("router not started")
         self.ready.set()
         backoff = 0.2
         while not self._stopping.is_set():
-            batches = await consumer.getmany(timeout_ms=200, max_records=self._config.batch_max_records)
-            if not batches:
-                await self._refresh()
-                continue
+            inflight: asyncio.Queue[_InFlight | None] = asyncio.Queue(maxsize=self._config.pipeline_depth)
+            completer = asyncio.create_task(self._complete(inflight))
             try:
-                await self._route_batch(batches)
-                await consumer.commit()
-                backoff = 0.2
-            except Exception:  # keep routing: nothing of this batch was committed, so nothing is lost
+                await self._route_until_stopped(inflight, completer)
+                await inflight.put(None)
+                await completer
+            except Exception:  # keep routing: nothing uncommitted is lost, it is read again
                 log.exception("router.batch_failed", retry_in_s=backoff)
+                completer.cancel()
+                with contextlib.suppress(BaseException):
+                    await completer
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 for tp in consumer.assignment():
                     with contextlib.suppress(Exception):
                         await consumer.seek_to_committed(tp)
+            else:
+                return
 
-    async def _route_batch(self, batches: dict[Any, list[Any]]) -> None:
-        producer = self._producer
-        assert producer is not None  # noqa: S101 - start() set it; narrows the type
+    async def _route_until_stopped(
+        self, inflight: asyncio.Queue[_InFlight | None], completer: asyncio.Task[None]
+    ) -> None:
+        consumer = self._consumer
+        assert consumer is not None  # noqa: S101 - run() checked it
+        while not self._stopping.is_set():
+            if completer.done():
+                completer.result()  # re-raises what failed
+            batches = await consumer.getmany(timeout_ms=100, max_records=self._config.batch_max_records)
+            if not batches:
+                await self._refresh()
+                continue
+            await inflight.put(await self._route_batch(batches))
+
+    async def _complete(self, inflight: asyncio.Queue[_InFlight | None]) -> None:
+        consumer = self._consumer
+        assert consumer is not None  # noqa: S101 - run() checked it
+        while (batch := await inflight.get()) is not None:
+            if batch.futures:
+                await asyncio.gather(*batch.futures)
+            await asyncio.to_thread(self._audit, batch.rows)
+            await consumer.commit(batch.offsets)
+            self.stats.batches += 1
+
+    async def _route_batch(self, batches: dict[Any, list[Any]]) -> _InFlight:
         cfg = self._config
         now_ms = int(time.time() * 1000)
         now = datetime.now(UTC)
-        pending: list[tuple[Any, str, bytes | None]] = []
         decisions: list[tuple[Any, str, Decision]] = []
         retry: list[tuple[Any, str, str | None]] = []
         tables = self._tables_or_fail()
@@ -292,7 +341,7 @@ class Router:
                 )
                 decisions.append((record, position, decision))
 
-        futures = []
+        publisher = self._publisher_or_fail()
         rows = []
         for record, position, decision in decisions:
             rows.append(_audit_row(decision, position, now))
@@ -307,16 +356,14 @@ class Router:
                 key = (decision.subject_token or decision.correlation_id).encode()
                 for recipient in decision.recipients:
                     inbox = f"{cfg.topics.prefix}.in.{recipient}"
-                    futures.append(await producer.send(inbox, record.value, key=key, headers=headers))
+                    await publisher.add(inbox, key, record.value, headers)
                 self.stats.delivered += 1
             else:
-                futures.append(
-                    await producer.send(
-                        cfg.topics.dead_letter,
-                        record.value,
-                        key=record.key,
-                        headers=_dead_letter_headers(decision, position, record),
-                    )
+                await publisher.add(
+                    cfg.topics.dead_letter,
+                    record.key,
+                    record.value or b"",
+                    _dead_letter_headers(decision, position, record),
                 )
                 self.stats.rejected[decision.reason.value] += 1
                 log.info(
@@ -326,11 +373,8 @@ class Router:
                     message_id=decision.message_id,
                     source=position,
                 )
-        if futures:
-            await asyncio.gather(*futures)
-        await asyncio.to_thread(self._audit, rows)
-        self.stats.batches += 1
-        del pending
+        offsets = {tp: records[-1].offset + 1 for tp, records in batches.items() if records}
+        return _InFlight(futures=await publisher.flush(), rows=rows, offsets=offsets)
 
 
 def _is_report(record: Any) -> bool:

@@ -18,6 +18,7 @@ import select
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
+from onedoor.errors import ValidationFailed
 from onedoor.kafka import _process, _reaper
 from onedoor.kafka._files import tail
 from onedoor.kafka.errors import KafkaRuntimeError, KafkaStartFailed, KafkaStateInvalid
@@ -165,7 +167,7 @@ class LocalKafkaCluster:
                 Pass False for benchmarks.
         """
         if nodes not in (1, 3):
-            raise KafkaStateInvalid(f"a local cluster has 1 or 3 nodes, not {nodes}")
+            raise ValidationFailed("kafka.nodes_unsupported", f"a local cluster has 1 or 3 nodes, not {nodes}")
         self.data_dir = data_dir.resolve()
         self.version = version
         self.detached = detached
@@ -230,7 +232,7 @@ class LocalKafkaCluster:
         if java_path is None:
             raise KafkaRuntimeError(
                 "kafka.java_missing",
-                f"Java ({self._java}) is not on PATH; install a JDK 17+ or set KAFKA_BOOTSTRAP_SERVERS",
+                f"Java ({self._java}) is not on PATH; install Java 11+ (17 recommended) or set KAFKA_BOOTSTRAP_SERVERS",
             )
         self._java_path = java_path
         self._classpath = classpath(ensure_jars(self.version, root=self._jar_root))
@@ -400,9 +402,12 @@ class LocalKafkaCluster:
         """Start node ``index``'s JVM."""
         node = self._layouts[index]
         self._log_offsets[index] = node.server_log.stat().st_size if node.server_log.exists() else 0
+        command = self._jvm(node, "kafka.Kafka", str(node.properties))
+        if not self.detached:
+            command = _die_with_owner() + command
         with node.jvm_out.open("ab") as out:
             proc = subprocess.Popen(
-                self._jvm(node, "kafka.Kafka", str(node.properties)),
+                command,
                 cwd=node.home,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
@@ -499,6 +504,19 @@ class LocalKafkaCluster:
         except subprocess.TimeoutExpired:
             self._reaper.kill()
         self._reaper = None
+
+
+def _die_with_owner() -> list[str]:
+    """Return a command prefix that has the kernel SIGKILL the JVM when this process dies.
+
+    Backs up the reaper for when a whole process tree is killed at once (reaper included).
+    PR_SET_PDEATHSIG fires when the launching *thread* ends, so it is used only from the main
+    thread, which lives as long as the process; ``setpriv`` (util-linux) is Linux-only.
+    """
+    setpriv = shutil.which("setpriv")
+    if setpriv is None or threading.current_thread() is not threading.main_thread():
+        return []
+    return [setpriv, "--pdeathsig", "KILL", "--"]
 
 
 def _logged_since(path: Path, offset: int, needle: str) -> bool:

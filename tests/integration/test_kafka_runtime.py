@@ -181,7 +181,7 @@ def test_brokers_die_with_a_killed_in_process_owner(tmp_path: Path) -> None:
         os.kill(pid, signal.SIGKILL)  # don't leak a broker when the test fails
 
     assert done.returncode == -signal.SIGKILL
-    assert not orphaned, "the reaper kills brokers whose owner died"
+    assert not orphaned, "in-process brokers die with their owner (reaper, and PDEATHSIG on Linux)"
 
 
 # -- three nodes ------------------------------------------------------------------------------

@@ -158,6 +158,7 @@ async def hop_latency(bootstrap: str, fed: Federation, rate: float, seconds: flo
                 await asyncio.sleep(delay)
             intended[message_id] = due
             await producer.send(fed.topics.outbound(owner), value, key=message_id.encode())
+        sent_in = time.perf_counter() - start
         await asyncio.wait_for(receiver, timeout=seconds + 60)
     finally:
         await producer.stop()
@@ -166,6 +167,7 @@ async def hop_latency(bootstrap: str, fed: Federation, rate: float, seconds: flo
         router.wait(timeout=60)
     steady = latencies[int(rate) :]  # drop the first second: connections and group join
     steady.sort()
+    print(f"sent {total} in {sent_in:.2f}s (target {seconds}s)", flush=True)
     return {
         "p50_ms": steady[len(steady) // 2],
         "p99_ms": steady[int(len(steady) * 0.99) - 1],

@@ -49,6 +49,7 @@ def _consumer(bootstrap: str, group: str) -> AIOKafkaConsumer:
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=8 * 1024 * 1024,
         fetch_max_bytes=64 * 1024 * 1024,
+        fetch_max_wait_ms=5,
     )
 
 

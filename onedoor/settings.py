@@ -33,6 +33,8 @@ class KafkaSettings(BaseModel):
     """How many KRaft nodes the embedded broker starts."""
     partitions: int = Field(default=3, ge=1, le=64)
     """Partitions per OneDoor topic."""
+    replication_factor: int = Field(default=1, ge=1, le=5)
+    """Replicas per OneDoor topic: 3 on a production cluster (`onedoor kafka up --nodes 3` locally)."""
 
 
 class DatabaseSettings(BaseModel):

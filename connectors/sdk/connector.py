@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from connectors.sdk.directory import PublicDirectory
-from onedoor.envelope import hubmac
+from onedoor.envelope import hubmac, report
 from onedoor.envelope.cloudevents import ce_headers
 from onedoor.envelope.header import Header
 from onedoor.envelope.keys import AgencyKeyPair
@@ -32,7 +32,6 @@ from onedoor.topics import TopicNames
 
 log = get_logger(__name__)
 
-REPORT_KIND = b"rejection-report"
 _OPEN_REASONS = {
     "contract.unknown": Reason.CONTRACT_UNKNOWN,
     "contract.version_unknown": Reason.CONTRACT_VERSION_UNKNOWN,
@@ -122,6 +121,7 @@ class Connector:
             auto_offset_reset="earliest",
             isolation_level="read_uncommitted",
             max_partition_fetch_bytes=8 * 1024 * 1024,
+            fetch_max_wait_ms=10,
         )
         await self._producer.start()
         try:
@@ -236,24 +236,34 @@ class Connector:
         batches = await consumer.getmany(timeout_ms=timeout_ms, max_records=500)
         handled = 0
         now_ms = int(time.time() * 1000)
-        for tp, records in batches.items():
-            for record in records:
-                position = f"{tp.topic}:{tp.partition}:{record.offset}"
-                try:
-                    message = self.open(record.value or b"")
-                except EnvelopeRejected as exc:
-                    await self._report(record, exc)
-                    continue
-                if not self._seen.admit(message.header.message_id, position, message.header.expires_at_ms):
-                    self.stats.duplicates += 1
-                    continue
-                await handler(message)
-                handled += 1
-                self.stats.received += 1
+        try:
+            for tp, records in batches.items():
+                for record in records:
+                    handled += await self._handle(tp, record, handler)
+        except BaseException:
+            # The handler failed: nothing of this batch is committed, and the consumer must not
+            # skip past it either, so rewind to the last commit and let the caller decide.
+            for tp in consumer.assignment():
+                await consumer.seek_to_committed(tp)
+            raise
         if batches:
             await consumer.commit()
             self._seen.forget_expired(now_ms)
         return handled
+
+    async def _handle(self, tp: Any, record: Any, handler: Handler) -> int:
+        position = f"{tp.topic}:{tp.partition}:{record.offset}"
+        try:
+            message = self.open(record.value or b"")
+        except EnvelopeRejected as exc:
+            await self._report(record, exc)
+            return 0
+        if not self._seen.admit(message.header.message_id, position, message.header.expires_at_ms):
+            self.stats.duplicates += 1
+            return 0
+        await handler(message)
+        self.stats.received += 1
+        return 1
 
     async def receive(self, *, count: int, timeout_s: float = 30.0) -> list[ReceivedMessage]:
         """Collect ``count`` messages (or as many as arrive within ``timeout_s``)."""
@@ -276,7 +286,9 @@ class Connector:
             self._topics.outbound(self.agency),
             record.value,
             key=record.key,
-            headers=[("od_kind", REPORT_KIND), ("od_reason", exc.code.encode())],
+            headers=report.report_headers(
+                reason=exc.code, value=record.value or b"", key_id=self._keys.encryption_key_id, mac_key=self._mac_key
+            ),
         )
 
     @staticmethod

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -33,6 +34,8 @@ class AgencyPublicKeys:
     """Signing keys a recipient accepts (current, and retired within the overlap)."""
     encryption: RecipientKey
     """The current encryption key that data keys are wrapped to."""
+    signing_not_after: Mapping[KeyId, datetime] = field(default_factory=dict)
+    """When a retired signing key stops being accepted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +49,12 @@ class PublicDirectory:
     def signing_key(self, agency: AgencyId, key_id: KeyId) -> Ed25519PublicKey | None:
         """The sender's signing key with that id, if the directory lists it."""
         entry = self.agencies.get(agency)
-        return None if entry is None else entry.signing.get(key_id)
+        if entry is None:
+            return None
+        until = entry.signing_not_after.get(key_id)
+        if until is not None and datetime.now(UTC) >= until:
+            return None
+        return entry.signing.get(key_id)
 
     def recipient(self, agency: AgencyId) -> RecipientKey:
         """The key to seal to for ``agency``.
@@ -69,6 +77,11 @@ class PublicDirectory:
                 KeyId(k["key_id"]): Ed25519PublicKey.from_public_bytes(_b64(k["public_key"]))
                 for k in item["signing_keys"]
             }
+            not_after = {
+                KeyId(k["key_id"]): datetime.fromisoformat(k["not_after"])
+                for k in item["signing_keys"]
+                if k.get("not_after")
+            }
             current = [k for k in item["encryption_keys"] if k["status"] == "current"]
             if not current:
                 continue  # nothing to seal to: as good as absent
@@ -76,6 +89,7 @@ class PublicDirectory:
                 agency=agency,
                 active=True,
                 signing=signing,
+                signing_not_after=not_after,
                 encryption=RecipientKey.from_raw(agency, _b64(current[0]["public_key"])),
             )
         return cls(agencies=agencies, hub_public=_b64(document["hub_public_key"]))

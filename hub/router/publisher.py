@@ -4,7 +4,9 @@
 two metadata look-ups per record. The router publishes a whole consumed batch at once, so it
 fills ``BatchBuilder``s directly and submits each with ``send_batch``: the same idempotent,
 acks=all producer, a fraction of the per-record work. Partitions are chosen by CRC-32 of the
-key (C code), so one young person's messages keep their order within an inbox.
+key (C code), so one young person's messages share a partition of each inbox. Order within
+it follows the order of ``add`` calls, except for a record too large for one batch, which is
+sent after the rest of its batch. Partition counts are cached for the process's lifetime.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from contracts.registry.service import registered_versions
+from contracts.registry.service import registered_versions, seed_bundled
 from hub.agencies.service import directory_snapshot
 from hub.audit import service as audit_service
 from hub.audit.models import AuditEvent
@@ -64,12 +64,17 @@ def audit_sink(factory: sessionmaker[Session]) -> Any:
     return append
 
 
-def topic_provisioner(bootstrap: str, topics: TopicNames, partitions: int) -> Any:
+def topic_provisioner(bootstrap: str, topics: TopicNames, settings: Settings) -> Any:
     """Create each newly registered agency's outbound topic and inbox."""
 
     async def provision(agencies: Sequence[str]) -> None:
         names = [t for a in agencies for t in (topics.outbound(AgencyId(a)), topics.inbox(AgencyId(a)))]
-        await ensure_topics(bootstrap, names, partitions=partitions)
+        await ensure_topics(
+            bootstrap,
+            names,
+            partitions=settings.kafka.partitions,
+            replication_factor=settings.kafka.replication_factor,
+        )
 
     return provision
 
@@ -109,7 +114,7 @@ def build_router(
         config,
         load_tables=tables_loader(factory, HubKey.load_or_create(settings.hub_key_path)),
         audit=audit_sink(factory),
-        provision=topic_provisioner(bootstrap, topics, settings.kafka.partitions),
+        provision=topic_provisioner(bootstrap, topics, settings),
         replay=replay_window_from_audit(factory),
     )
 
@@ -122,8 +127,15 @@ async def ensure_hub_topics(bootstrap: str, settings: Settings) -> None:
     )
 
 
+def seed_contracts(factory: sessionmaker[Session]) -> None:
+    """Register the bundled contracts (idempotent), so a router started before the API can route."""
+    with factory() as session, session.begin():
+        seed_bundled(session)
+
+
 async def serve(settings: Settings, bootstrap: str, factory: sessionmaker[Session]) -> None:
     """Run one router until SIGINT or SIGTERM."""
+    await asyncio.to_thread(seed_contracts, factory)
     await ensure_hub_topics(bootstrap, settings)
     router = build_router(settings, bootstrap, factory)
     loop = asyncio.get_running_loop()

@@ -23,18 +23,17 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from hub.router.decide import Decision, Delivered, Limits, Rejected, decide
 from hub.router.publisher import BatchPublisher
 from hub.router.tables import RoutingTables
+from onedoor.envelope import report
 from onedoor.envelope.cloudevents import ce_headers
 from onedoor.envelope.reasons import Reason
 from onedoor.envelope.window import MessageWindow
-from onedoor.envelope.wire import parse
+from onedoor.envelope.wire import read_header
 from onedoor.errors import ValidationFailed
+from onedoor.ids import MessageId
 from onedoor.logging import get_logger
 from onedoor.topics import TopicNames
 
 log = get_logger(__name__)
-
-REPORT_KIND = b"rejection-report"
-"""Kafka header ``od_kind`` of a recipient's report that it refused an envelope."""
 
 # Reasons that may only mean "the registry changed a moment ago": re-decide after a refresh.
 _REGISTRY_REASONS = frozenset(
@@ -92,37 +91,28 @@ def _iso(ms: int | None) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
+def _clip(value: str | None, limit: int) -> str | None:
+    # Header fields are authenticated but sender-chosen: never let one overflow a column and
+    # stall the router on a batch it can never write.
+    return value if value is None or len(value) <= limit else value[: limit - 1] + "~"
+
+
 def _audit_row(decision: Decision, position: str, now: datetime) -> dict[str, Any]:
-    if isinstance(decision, Delivered):
-        return {
-            "at": now,
-            "kind": "route.delivered",
-            "actor": decision.sender,
-            "outcome": "delivered",
-            "reason_code": None,
-            "message_id": decision.message_id,
-            "correlation_id": decision.correlation_id,
-            "contract": decision.contract,
-            "contract_version": decision.contract_version,
-            "recipients": ",".join(decision.recipients),
-            "source": position,
-            "expires_at": _iso(decision.expires_at_ms),
-            "detail": None,
-        }
+    delivered = isinstance(decision, Delivered)
     return {
         "at": now,
-        "kind": "route.rejected",
-        "actor": decision.sender,
-        "outcome": "rejected",
-        "reason_code": decision.reason.value,
-        "message_id": decision.message_id,
-        "correlation_id": decision.correlation_id,
-        "contract": decision.contract,
+        "kind": "route.delivered" if delivered else "route.rejected",
+        "actor": _clip(decision.sender, 64),
+        "outcome": "delivered" if delivered else "rejected",
+        "reason_code": None if isinstance(decision, Delivered) else decision.reason.value,
+        "message_id": decision.message_id if decision.message_id and len(decision.message_id) == 36 else None,
+        "correlation_id": _clip(decision.correlation_id, 128),
+        "contract": _clip(decision.contract, 128),
         "contract_version": decision.contract_version,
-        "recipients": ",".join(decision.recipients) or None,
-        "source": position,
+        "recipients": _clip(",".join(decision.recipients), 4000) or None,
+        "source": _clip(position, 255),
         "expires_at": _iso(decision.expires_at_ms),
-        "detail": decision.detail,
+        "detail": None if isinstance(decision, Delivered) else _clip(decision.detail, 500),
     }
 
 
@@ -169,7 +159,7 @@ class Router:
             bootstrap_servers=cfg.bootstrap_servers,
             acks="all",
             enable_idempotence=True,
-            linger_ms=2,
+            linger_ms=1,
             max_batch_size=512 * 1024,
             max_request_size=8 * 1024 * 1024,
             client_id="onedoor-hub-router",
@@ -184,6 +174,8 @@ class Router:
             max_partition_fetch_bytes=8 * 1024 * 1024,
             fetch_max_bytes=64 * 1024 * 1024,
             metadata_max_age_ms=1000,
+            # A fetch parked at the broker answers late under light load; poll briskly instead.
+            fetch_max_wait_ms=5,
         )
         await self._producer.start()
         self._publisher = BatchPublisher(self._producer)
@@ -228,6 +220,7 @@ class Router:
         if not force and now - self._tables_at < self._config.refresh_interval_s:
             return False
         tables = await asyncio.to_thread(self._load_tables)
+        self.replay.forget_expired(int(time.time() * 1000))
         new_agencies = [a for a in tables.agencies if a not in self._provisioned]
         if new_agencies and self._provision is not None:
             await self._provision(new_agencies)
@@ -283,10 +276,11 @@ class Router:
             if completer.done():
                 completer.result()  # re-raises what failed
             batches = await consumer.getmany(timeout_ms=100, max_records=self._config.batch_max_records)
-            if not batches:
-                await self._refresh()
-                continue
-            await inflight.put(await self._route_batch(batches))
+            # Registry changes (suspension, revocation, new agencies) apply within the refresh
+            # interval even under constant traffic.
+            await self._refresh()
+            if batches:
+                await inflight.put(await self._route_batch(batches))
 
     async def _complete(self, inflight: asyncio.Queue[_InFlight | None]) -> None:
         consumer = self._consumer
@@ -309,8 +303,8 @@ class Router:
             owner = self._owner(tp.topic)
             for record in records:
                 position = f"{tp.topic}:{tp.partition}:{record.offset}"
-                if owner is not None and owner in tables.agencies and _is_report(record):
-                    decisions.append((record, position, _report_decision(record, owner)))
+                if owner is not None and owner in tables.agencies and report.is_report(record.headers):
+                    decisions.append((record, position, _report_decision(record, owner, tables)))
                     continue
                 decision = decide(
                     record.value or b"",
@@ -377,22 +371,21 @@ class Router:
         return _InFlight(futures=await publisher.flush(), rows=rows, offsets=offsets)
 
 
-def _is_report(record: Any) -> bool:
-    return any(k == "od_kind" and v == REPORT_KIND for k, v in record.headers or ())
-
-
-def _report_decision(record: Any, reporter: str) -> Rejected:
+def _report_decision(record: Any, reporter: str, tables: RoutingTables) -> Rejected:
     """A recipient refused an envelope the hub delivered (bad signature, malformed body...)."""
-    headers = dict(record.headers or ())
-    raw_reason = (headers.get("od_reason") or b"").decode(errors="replace")
-    reason = Reason(raw_reason) if raw_reason in Reason._value2member_map_ else Reason.MALFORMED
+    value = record.value or b""
+    claimed = report.verified_reason(record.headers or (), value, lambda key_id: tables.mac_key(reporter, key_id))
+    if claimed is None:
+        return Rejected(Reason.TAMPERED, "rejection report without a valid hub MAC", reporter)
+    reason = Reason(claimed) if claimed in Reason._value2member_map_ else Reason.MALFORMED
     message_id = contract = correlation = None
     version = expires = None
     recipients: tuple[str, ...] = ()
     with contextlib.suppress(ValidationFailed):
-        h = parse(record.value or b"").header_record
-        message_id, contract, version = h["message_id"], h["contract"], h["contract_version"]
-        correlation, recipients, expires = h["correlation_id"], tuple(h["recipients"]), h["expires_at"]
+        h = read_header(value)
+        message_id = h["message_id"] if MessageId.pattern.fullmatch(h["message_id"]) else None
+        contract, version, correlation = h["contract"], h["contract_version"], h["correlation_id"]
+        recipients, expires = tuple(h["recipients"]), h["expires_at"]
     return Rejected(
         reason,
         f"refused by recipient {reporter}",
@@ -415,7 +408,7 @@ def _dead_letter_headers(decision: Rejected, position: str, record: Any) -> list
     ]
     if decision.sender:
         headers.append(("od_sender", decision.sender.encode()))
-    if _is_report(record):
+    if report.is_report(record.headers):
         headers.append(("od_reported_by", (decision.sender or "").encode()))
     if decision.message_id:
         headers.append(("ce_id", decision.message_id.encode()))

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from onedoor.envelope import hubmac
 from onedoor.envelope.header import Header
 from onedoor.envelope.keys import AgencyKeyPair, RecipientKey, raw_public
+from onedoor.envelope.reasons import Reason
 from onedoor.envelope.wire import WrappedKey, encode_header, encode_unsigned
 from onedoor.errors import ValidationFailed
 
@@ -52,10 +53,14 @@ def seal(
     Raises:
         ValidationFailed: the header does not match the sender or the recipients.
     """
-    if header.sender != sender.agency or header.sender_signing_key != sender.signing_key_id:
-        raise ValidationFailed("envelope.sender_mismatch", "header sender does not match the signing keys")
+    if (
+        header.sender != sender.agency
+        or header.sender_signing_key != sender.signing_key_id
+        or header.sender_encryption_key != sender.encryption_key_id
+    ):
+        raise ValidationFailed(Reason.SENDER_MISMATCH, "header sender and key ids do not match the sender's keys")
     if tuple(r.agency for r in recipients) != header.recipients:
-        raise ValidationFailed("envelope.keys_mismatch", "recipient keys must match header recipients in order")
+        raise ValidationFailed(Reason.KEYS_MISMATCH, "recipient keys must match header recipients in order")
     header_bytes = encode_header(header)
     data_key = AESGCM.generate_key(bit_length=256)
     nonce = os.urandom(12)

@@ -321,3 +321,37 @@ async def test_replayed_message_id_is_refused(exchange: Exchange) -> None:
     while header.message_id not in exchange.delivered_ids() and time.monotonic() < deadline:
         await exchange._pump_once()
     assert [m.header.message_id for m in exchange.delivered].count(header.message_id) == 1
+
+
+async def test_forged_rejection_report_is_dead_lettered_as_tampered(exchange: Exchange) -> None:
+    """Without broker ACLs anyone could write a report in an agency's name: the hub MAC stops that."""
+    _, value = _envelope(exchange)
+    outbound = exchange.topics.outbound(exchange.council.agency)
+    meta = await exchange.producer.send_and_wait(
+        outbound, value, headers=[("od_kind", b"rejection-report"), ("od_reason", b"signature.invalid")]
+    )
+    source = f"{outbound}:{meta.partition}:{meta.offset}"
+    letter = await exchange.dead_letter(lambda d: d["od_source"] == source)
+    assert letter["od_reason"] == "envelope.tampered"
+    assert any(e.source == source and e.reason_code == "envelope.tampered" for e in exchange.audit())
+
+
+async def test_failed_handler_gets_the_message_again(exchange: Exchange) -> None:
+    """A handler that raises must not lose the batch: the next poll hands the same message over."""
+    header = await exchange.police.send(
+        contract=REFERRAL, version=1, recipients=[exchange.charity.agency], purpose=PURPOSE, body=referral(11)
+    )
+
+    async def fail(message: ReceivedMessage) -> None:
+        raise RuntimeError(f"agency system down while handling {message.header.message_id}")
+
+    deadline = time.monotonic() + 30
+    failed = False
+    while not failed and time.monotonic() < deadline:
+        try:
+            await exchange.charity.poll(fail, timeout_ms=200)
+        except RuntimeError:
+            failed = True
+    assert failed, "the message never reached the failing handler"
+    again = await exchange.charity.receive(count=1, timeout_s=30)
+    assert [m.header.message_id for m in again] == [header.message_id]

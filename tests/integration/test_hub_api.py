@@ -58,15 +58,6 @@ def _agency(agency_id: str, kind: str = "police") -> tuple[dict[str, str], bytes
     return body, signing, encryption
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, empty database: a SQLite file, or a new database on the real PostgreSQL server."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'db' / 'hub.sqlite3'}"
-    url: str = request.getfixturevalue("postgres_database_url")
-    return url
-
-
 @pytest.fixture
 def app(database_url: str, tmp_path: Path) -> FastAPI:
     settings = Settings(

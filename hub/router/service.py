@@ -292,6 +292,17 @@ class Router:
             await consumer.commit(batch.offsets)
             self.stats.batches += 1
 
+    def _decide(self, record: Any, position: str, owner: str | None, tables: RoutingTables, now_ms: int) -> Decision:
+        return decide(
+            record.value or b"",
+            owner=owner,
+            position=position,
+            now_ms=now_ms,
+            tables=tables,
+            replay=self.replay,
+            limits=self._config.limits,
+        )
+
     async def _route_batch(self, batches: dict[Any, list[Any]]) -> _InFlight:
         cfg = self._config
         now_ms = int(time.time() * 1000)
@@ -306,15 +317,7 @@ class Router:
                 if owner is not None and owner in tables.agencies and report.is_report(record.headers):
                     decisions.append((record, position, _report_decision(record, owner, tables)))
                     continue
-                decision = decide(
-                    record.value or b"",
-                    owner=owner,
-                    position=position,
-                    now_ms=now_ms,
-                    tables=tables,
-                    replay=self.replay,
-                    limits=cfg.limits,
-                )
+                decision = self._decide(record, position, owner, tables, now_ms)
                 if isinstance(decision, Rejected) and decision.reason in _REGISTRY_REASONS:
                     retry.append((record, position, owner))
                 else:
@@ -323,17 +326,10 @@ class Router:
             # The registry may have changed since the snapshot: look again before refusing.
             await self._refresh(force=time.monotonic() - self._tables_at > 0.25)
             tables = self._tables_or_fail()
-            for record, position, owner in retry:
-                decision = decide(
-                    record.value or b"",
-                    owner=owner,
-                    position=position,
-                    now_ms=now_ms,
-                    tables=tables,
-                    replay=self.replay,
-                    limits=cfg.limits,
-                )
-                decisions.append((record, position, decision))
+            decisions.extend(
+                (record, position, self._decide(record, position, owner, tables, now_ms))
+                for record, position, owner in retry
+            )
 
         publisher = self._publisher_or_fail()
         rows = []

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -40,15 +39,6 @@ OPTIONAL_NOTE = {
     "sensitivity": "safeguarding",
 }
 REQUIRED_PRIORITY = {"name": "priority", "type": "int", "doc": "Priority.", "sensitivity": "operational"}
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, empty database: a SQLite file, or a new database on the real PostgreSQL server."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'registry.sqlite3'}"
-    url: str = request.getfixturevalue("postgres_database_url")
-    return url
 
 
 @pytest.fixture

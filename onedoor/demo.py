@@ -186,8 +186,7 @@ async def _exchange(
         if not received:
             raise RuntimeError("the council did not receive the referral within 60 s")
         opened = received[0]
-        with db.session_factory(engine)() as session:
-            events = by_message(session, header.message_id)
+        events = await _audit_of(db.session_factory(engine), header.message_id)
         for event in events:
             _say(
                 "hub audit",
@@ -202,6 +201,18 @@ async def _exchange(
         )
         _say(COUNCIL.id, f"summary: {opened.body['concern_summary']}")
         _say("done", f"sealed, routed and opened in {latency_ms:.0f} ms")
+
+
+async def _audit_of(factory: Any, message_id: str) -> list[Any]:
+    """The hub's audit rows for a message; the router writes them once the broker has the copies."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with factory() as session:
+            events = by_message(session, message_id)
+        if events:
+            return events
+        await asyncio.sleep(0.1)
+    return []
 
 
 def demo() -> None:

@@ -4,9 +4,8 @@
 two metadata look-ups per record. The router publishes a whole consumed batch at once, so it
 fills ``BatchBuilder``s directly and submits each with ``send_batch``: the same idempotent,
 acks=all producer, a fraction of the per-record work. Partitions are chosen by CRC-32 of the
-key (C code), so one young person's messages share a partition of each inbox. Order within
-it follows the order of ``add`` calls, except for a record too large for one batch, which is
-sent after the rest of its batch. Partition counts are cached for the process's lifetime.
+key (C code), so one young person's messages share a partition of each inbox, in the order of
+``add`` calls. Partition counts are cached for the process's lifetime.
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ class BatchPublisher:
         self._partitions: dict[str, int] = {}
         self._open: dict[tuple[str, int], Any] = {}
         self._futures: list[Any] = []
-        self._singles: list[tuple[str, int, bytes | None, bytes, Sequence[tuple[str, bytes]]]] = []
 
     async def partition_count(self, topic: str) -> int:
         """Partitions of ``topic`` (looked up once, then cached)."""
@@ -37,31 +35,21 @@ class BatchPublisher:
         return count
 
     async def add(self, topic: str, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]]) -> None:
-        """Queue one record; a full batch is submitted at once."""
+        """Queue one record; a full batch is submitted at once (a first record always fits one)."""
         count = self._partitions.get(topic) or await self.partition_count(topic)
         partition = zlib.crc32(key) % count if key else 0
         slot = (topic, partition)
         builder = self._open.get(slot)
-        if builder is None:
-            builder = self._open[slot] = self._producer.create_batch()
-        if builder.append(timestamp=None, key=key, value=value, headers=headers) is not None:
+        if builder is not None and builder.append(timestamp=None, key=key, value=value, headers=headers) is not None:
             return
-        if builder.record_count() == 0:
-            # Larger than a whole batch: only send() may make an oversized batch of one.
-            del self._open[slot]
-            self._singles.append((topic, partition, key, value, headers))
-            return
-        self._futures.append(await self._producer.send_batch(builder, topic, partition=partition))
+        if builder is not None:
+            self._futures.append(await self._producer.send_batch(builder, topic, partition=partition))
         builder = self._open[slot] = self._producer.create_batch()
-        if builder.append(timestamp=None, key=key, value=value, headers=headers) is None:
-            del self._open[slot]
-            self._singles.append((topic, partition, key, value, headers))
+        builder.append(timestamp=None, key=key, value=value, headers=headers)
 
     async def flush(self) -> list[Any]:
         """Submit everything queued; returns futures that resolve when the broker acknowledges."""
         for (topic, partition), builder in self._open.items():
             self._futures.append(await self._producer.send_batch(builder, topic, partition=partition))
-        for topic, partition, key, value, headers in self._singles:
-            self._futures.append(await self._producer.send(topic, value, key=key, partition=partition, headers=headers))
-        futures, self._futures, self._open, self._singles = self._futures, [], {}, []
+        futures, self._futures, self._open = self._futures, [], {}
         return futures

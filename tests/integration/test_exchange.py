@@ -89,6 +89,16 @@ class Exchange:
             await self._pump_once()
         raise AssertionError(f"no matching dead letter within {timeout_s}s; have {self.dead_letters}")
 
+    async def audited(self, match: Callable[[AuditEvent], bool], timeout_s: float = 10.0) -> list[AuditEvent]:
+        """The audit rows that ``match``, waiting for them: the router audits once copies are acknowledged."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            rows = [e for e in self.audit() if match(e)]
+            if rows:
+                return rows
+            await asyncio.sleep(0.05)
+        return []
+
     def delivered_ids(self) -> set[str]:
         return {m.header.message_id for m in self.delivered}
 
@@ -156,7 +166,7 @@ async def test_referral_travels_from_police_to_council(exchange: Exchange) -> No
     assert [m.header.message_id for m in received] == [header.message_id]
     assert received[0].body["concern_summary"] == "Synthetic: found in Testtown with cash."
     assert received[0].header.sender == exchange.police.agency
-    delivered = [e for e in exchange.audit() if e.message_id == header.message_id]
+    delivered = await exchange.audited(lambda e: e.message_id == header.message_id)
     assert [(e.kind, e.outcome, e.recipients) for e in delivered] == [
         ("route.delivered", "delivered", str(exchange.council.agency))
     ]
@@ -294,8 +304,12 @@ async def test_bad_input_is_dead_lettered_audited_and_never_delivered(exchange: 
     assert letter["od_reason"] == reason
     if caught_by == "recipient":
         assert letter["od_reported_by"] == str(exchange.council.agency)
-    audited = [e for e in exchange.audit() if e.reason_code == reason and e.outcome == "rejected"]
-    assert any(e.message_id == message_id or e.source == source for e in audited), "rejection not audited"
+    audited = await exchange.audited(
+        lambda e: (
+            e.reason_code == reason and e.outcome == "rejected" and (e.message_id == message_id or e.source == source)
+        )
+    )
+    assert audited, "rejection not audited"
     assert message_id not in exchange.delivered_ids()
     # The router is still routing: a good referral goes through after the bad input.
     header = await exchange.police.send(
@@ -333,7 +347,7 @@ async def test_forged_rejection_report_is_dead_lettered_as_tampered(exchange: Ex
     source = f"{outbound}:{meta.partition}:{meta.offset}"
     letter = await exchange.dead_letter(lambda d: d["od_source"] == source)
     assert letter["od_reason"] == "envelope.tampered"
-    assert any(e.source == source and e.reason_code == "envelope.tampered" for e in exchange.audit())
+    assert await exchange.audited(lambda e: e.source == source and e.reason_code == "envelope.tampered")
 
 
 async def test_failed_handler_gets_the_message_again(exchange: Exchange) -> None:

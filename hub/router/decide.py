@@ -17,7 +17,7 @@ from onedoor.envelope.reasons import Reason
 from onedoor.envelope.window import MessageWindow
 from onedoor.envelope.wire import MAC_SIZE, read_header
 from onedoor.errors import ValidationFailed
-from onedoor.ids import CorrelationId, MessageId, Purpose, SubjectToken
+from onedoor.ids import MessageId, SubjectToken
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +64,7 @@ class Rejected:
 Decision = Delivered | Rejected
 
 
-def _valid(pattern_owner: type[MessageId | Purpose | CorrelationId | SubjectToken], value: object) -> bool:
+def _valid(pattern_owner: type[MessageId | SubjectToken], value: object) -> bool:
     return isinstance(value, str) and pattern_owner.pattern.fullmatch(value) is not None
 
 
@@ -132,13 +132,10 @@ def decide(  # noqa: PLR0911, PLR0912 - one flat checklist reads better than nes
         )
 
     token = h["subject_token"]
-    if not (
-        _valid(MessageId, message_id)
-        and _valid(Purpose, h["purpose"])
-        and _valid(CorrelationId, h["correlation_id"])
-        and (token is None or _valid(SubjectToken, token))
-    ):
-        return reject(Reason.MALFORMED, "a header identifier is not in its canonical form")
+    # The message id keys replay and audit, the subject token keys inboxes: both must be canonical.
+    # Purpose and correlation id are only carried (recipients validate every header field).
+    if not (_valid(MessageId, message_id) and (token is None or _valid(SubjectToken, token))):
+        return reject(Reason.MALFORMED, "message id or subject token is not in its canonical form")
     if (contract, version) not in tables.contracts:
         if contract in tables.contract_names:
             return reject(Reason.CONTRACT_VERSION_UNKNOWN, f"{contract} v{version} is not registered")

@@ -11,7 +11,6 @@ key (C code), so one young person's messages share a partition of each inbox, in
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -34,7 +33,7 @@ class BatchPublisher:
             self._partitions[topic] = count
         return count
 
-    async def add(self, topic: str, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]]) -> None:
+    async def add(self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]) -> None:
         """Queue one record; a full batch is submitted at once (a first record always fits one)."""
         count = self._partitions.get(topic) or await self.partition_count(topic)
         partition = zlib.crc32(key) % count if key else 0

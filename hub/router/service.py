@@ -83,8 +83,8 @@ class RouterConfig:
     batch_max_records: int = 2000
     refresh_interval_s: float = 2.0
     group_id: str | None = None
-    pipeline_depth: int = 3
-    """Decided batches that may await acknowledgement at once."""
+    pipeline_depth: int = 16
+    """Decided batches that may await acknowledgement, audit and commit at once."""
 
 
 def _iso(ms: int | None) -> datetime | None:
@@ -98,13 +98,29 @@ def _clip(value: str | None, limit: int) -> str | None:
 
 
 def _audit_row(decision: Decision, position: str, now: datetime) -> dict[str, Any]:
-    delivered = isinstance(decision, Delivered)
+    if isinstance(decision, Delivered):
+        # Every field of a delivered envelope passed a check that bounds its length.
+        return {
+            "at": now,
+            "kind": "route.delivered",
+            "actor": decision.sender,
+            "outcome": "delivered",
+            "reason_code": None,
+            "message_id": decision.message_id,
+            "correlation_id": _clip(decision.correlation_id, 128),
+            "contract": _clip(decision.contract, 128),
+            "contract_version": decision.contract_version,
+            "recipients": ",".join(decision.recipients),
+            "source": position,
+            "expires_at": _iso(decision.expires_at_ms),
+            "detail": None,
+        }
     return {
         "at": now,
-        "kind": "route.delivered" if delivered else "route.rejected",
+        "kind": "route.rejected",
         "actor": _clip(decision.sender, 64),
-        "outcome": "delivered" if delivered else "rejected",
-        "reason_code": None if isinstance(decision, Delivered) else decision.reason.value,
+        "outcome": "rejected",
+        "reason_code": decision.reason.value,
         "message_id": decision.message_id if decision.message_id and len(decision.message_id) == 36 else None,
         "correlation_id": _clip(decision.correlation_id, 128),
         "contract": _clip(decision.contract, 128),
@@ -112,7 +128,7 @@ def _audit_row(decision: Decision, position: str, now: datetime) -> dict[str, An
         "recipients": _clip(",".join(decision.recipients), 4000) or None,
         "source": _clip(position, 255),
         "expires_at": _iso(decision.expires_at_ms),
-        "detail": None if isinstance(decision, Delivered) else _clip(decision.detail, 500),
+        "detail": _clip(decision.detail, 500),
     }
 
 
@@ -285,12 +301,27 @@ class Router:
     async def _complete(self, inflight: asyncio.Queue[_InFlight | None]) -> None:
         consumer = self._consumer
         assert consumer is not None  # noqa: S101 - run() checked it
-        while (batch := await inflight.get()) is not None:
-            if batch.futures:
-                await asyncio.gather(*batch.futures)
-            await asyncio.to_thread(self._audit, batch.rows)
-            await consumer.commit(batch.offsets)
-            self.stats.batches += 1
+        done = False
+        while not done:
+            # Take every batch already waiting, so one audit transaction and one offset commit
+            # cover them all: completion keeps up however small the batches get.
+            first = await inflight.get()
+            waiting = [first]
+            while not inflight.empty():
+                waiting.append(inflight.get_nowait())
+            done = waiting[-1] is None
+            batches = [b for b in waiting if b is not None]
+            if not batches:
+                continue
+            futures = [f for b in batches for f in b.futures]
+            if futures:
+                await asyncio.gather(*futures)
+            await asyncio.to_thread(self._audit, [row for b in batches for row in b.rows])
+            offsets: dict[Any, int] = {}
+            for b in batches:
+                offsets.update(b.offsets)
+            await consumer.commit(offsets)
+            self.stats.batches += len(batches)
 
     def _decide(self, record: Any, position: str, owner: str | None, tables: RoutingTables, now_ms: int) -> Decision:
         return decide(

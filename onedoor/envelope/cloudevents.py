@@ -24,10 +24,15 @@ def _type(contract: str, version: int) -> tuple[str, bytes]:
     return ("ce_type", f"{contract}.v{version}".encode())
 
 
+@lru_cache(maxsize=256)
+def _second(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+
+
 def rfc3339_millis(millis: int) -> bytes:
     """``2026-11-22T10:15:00.123Z`` for a time in ms since the epoch."""
     seconds, ms = divmod(millis, 1000)
-    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{ms:03d}Z".encode()
+    return f"{_second(seconds)}.{ms:03d}Z".encode()
 
 
 def ce_headers(

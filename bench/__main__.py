@@ -32,6 +32,8 @@ from onedoor.kafka.admin import ensure_topics
 from onedoor.kafka.local import LocalKafkaCluster
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
+LIGHT_RATE = 200.0
+"""Envelopes/s of the light-load latency run: far above a real federation's referral rate."""
 
 
 @contextmanager
@@ -172,7 +174,7 @@ async def hop_latency(bootstrap: str, fed: Federation, rate: float, seconds: flo
         await consumer.stop()
         router.terminate()
         router.wait(timeout=60)
-    steady = latencies[int(rate) :]  # drop the first second: connections and group join
+    steady = latencies[int(rate) :]  # drop the first second: connections and warm-up
     steady.sort()
     print(f"sent {total} in {sent_in:.2f}s (target {seconds}s)", flush=True)
     return {
@@ -234,6 +236,14 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         lat_cond = f"open loop at {rate:.0f}/s (half the measured max) for {args.latency_seconds}s, outbound -> inbox"
         metrics["route.hop_p50_ms"] = metric(hop["p50_ms"], "ms", lat_cond)
         metrics["route.hop_p99_ms"] = metric(hop["p99_ms"], "ms", lat_cond)
+
+        # The same hop under a light load: what one officer's check or referral waits for.
+        light_fed = Federation.create(work / "light", f"lit{uuid.uuid4().hex[:8]}")
+        await make_topics(bootstrap, light_fed)
+        light = await hop_latency(bootstrap, light_fed, LIGHT_RATE, args.latency_seconds)
+        light_cond = f"open loop at {LIGHT_RATE:.0f}/s for {args.latency_seconds}s, outbound -> inbox"
+        metrics["route.hop_light_p50_ms"] = metric(light["p50_ms"], "ms", light_cond)
+        metrics["route.hop_light_p99_ms"] = metric(light["p99_ms"], "ms", light_cond)
         shutil.rmtree(work, ignore_errors=True)
     return metrics
 

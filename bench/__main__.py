@@ -184,6 +184,39 @@ async def hop_latency(bootstrap: str, fed: Federation, rate: float, seconds: flo
     }
 
 
+async def single_hop(bootstrap: str, topic: str, rate: float, count: int) -> dict[str, float]:
+    """Plain aiokafka produce -> consume on the same broker: the floor under any routed hop."""
+    await ensure_topics(bootstrap, [topic], partitions=3)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=1)
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest", fetch_max_wait_ms=5
+    )
+    await producer.start()
+    await consumer.start()
+    latencies: list[float] = []
+    sent: dict[bytes, float] = {}
+    try:
+
+        async def receive() -> None:
+            while len(latencies) < count:
+                for records in (await consumer.getmany(timeout_ms=100)).values():
+                    now = time.perf_counter()
+                    latencies.extend((now - sent[r.key]) * 1000 for r in records if r.key in sent)
+
+        receiver = asyncio.create_task(receive())
+        for i in range(count):
+            key = str(i).encode()
+            sent[key] = time.perf_counter()
+            await producer.send(topic, b"x" * 1500, key=key)
+            await asyncio.sleep(1 / rate)
+        await asyncio.wait_for(receiver, timeout=60)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+    steady = sorted(latencies[count // 5 :])
+    return {"p50_ms": steady[len(steady) // 2], "p99_ms": steady[int(len(steady) * 0.99) - 1]}
+
+
 def metric(value: float, unit: str, conditions: str) -> dict[str, Any]:
     return {"value": round(value, 3), "unit": unit, "conditions": conditions}
 
@@ -244,6 +277,13 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         light_cond = f"open loop at {LIGHT_RATE:.0f}/s for {args.latency_seconds}s, outbound -> inbox"
         metrics["route.hop_light_p50_ms"] = metric(light["p50_ms"], "ms", light_cond)
         metrics["route.hop_light_p99_ms"] = metric(light["p99_ms"], "ms", light_cond)
+
+        floor = await single_hop(bootstrap, f"hop{uuid.uuid4().hex[:8]}", LIGHT_RATE, 1500)
+        floor_cond = (
+            f"plain aiokafka produce -> consume, acks=all, {LIGHT_RATE:.0f}/s, no hub: a routed envelope makes two"
+        )
+        metrics["kafka.single_hop_p50_ms"] = metric(floor["p50_ms"], "ms", floor_cond)
+        metrics["kafka.single_hop_p99_ms"] = metric(floor["p99_ms"], "ms", floor_cond)
         shutil.rmtree(work, ignore_errors=True)
     return metrics
 

@@ -1,3 +1,3 @@
-"""Shared fixtures: one real broker per session, one real PostgreSQL per session."""
+"""Shared fixtures: one real broker and one real PostgreSQL per session, in-memory databases per test."""
 
-pytest_plugins = ["tests.fixtures.kafka", "tests.fixtures.postgres"]
+pytest_plugins = ["tests.fixtures.kafka", "tests.fixtures.postgres", "tests.fixtures.database"]

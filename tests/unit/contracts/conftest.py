@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
-import pytest
-from sqlalchemy.orm import Session
-from sqlalchemy.pool import StaticPool
-
 import contracts.registry.models  # noqa: F401 - registers the contract tables in the metadata
 from contracts.catalog import bundled_contract
-from onedoor.db import Base, make_engine, make_session_factory
 
 REFERRAL = "onedoor.referral.MasterReferral"
 ALERT = "onedoor.alert.Alert"
@@ -49,18 +43,6 @@ def field_named(schema: dict[str, Any], dotted: str) -> dict[str, Any]:
             inner = inner["items"]
         node = inner if isinstance(inner, dict) else {}
     return found
-
-
-@pytest.fixture
-def session() -> Iterator[Session]:
-    """A session on a fresh in-memory database, inside a transaction rolled back at the end."""
-    engine = make_engine("sqlite://", poolclass=StaticPool)
-    Base.metadata.create_all(engine, tables=[Base.metadata.tables[t] for t in ("contract", "contract_version")])
-    factory = make_session_factory(engine)
-    with factory() as session, session.begin():
-        yield session
-        session.rollback()
-    engine.dispose()
 
 
 def referral_value() -> dict[str, Any]:

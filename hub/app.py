@@ -31,14 +31,11 @@ from contracts.registry.service import seed_bundled
 from hub import db
 from hub.agencies.api import directory_router
 from hub.agencies.api import router as agencies_router
-from hub.deps import (
-    WRITE_ERRORS,
-    FieldProblem,
-    RequestInvalidBody,
-    error_responses,
-    operator_token,
-    require_operator,
-)
+from hub.auth.api import router as auth_router
+from hub.auth.deps import require
+from hub.auth.issuer import token_policy
+from hub.auth.roles import Role
+from hub.deps import WRITE_ERRORS, FieldProblem, RequestInvalidBody, error_responses
 from hub.health.api import router as health_router
 from onedoor.db import transaction
 from onedoor.envelope.keys import HubKey
@@ -59,9 +56,11 @@ The OneDoor hub routes signed, end-to-end-encrypted envelopes between safeguardi
 This API manages what the router trusts: the **agency registry** (who may send and receive,
 and their *public* keys) and the **data contracts** envelopes must follow.
 
-The hub never holds a private key, a message body or case data. Reads are open; writes need
-the operator bearer token, and every authorization decision is audited. Errors always have
-the body `{code, message, error_id}` with a stable `code`.
+The hub never holds a private key, a message body or case data. Reads are open. Writes need a
+bearer JWT (EdDSA or ES256) from the hub's issuer whose `roles` permit them: `hub-operator` for
+the registry and contracts, or `agency-admin` for its own agency's keys. Every authorization
+decision, permit or deny, is audited. Errors always have the body `{code, message, error_id}`
+with a stable `code`; a 403 is the same whether or not the target exists.
 """
 
 TAGS = [
@@ -72,6 +71,7 @@ TAGS = [
     },
     {"name": "contracts", "description": "Data contracts (schemas and rules) that envelopes must conform to."},
     {"name": "health", "description": "Liveness and readiness probes."},
+    {"name": "auth", "description": "Check a bearer token against this hub."},
 ]
 
 
@@ -128,7 +128,9 @@ def _install_handlers(app: FastAPI) -> None:
         error_id = uuid.uuid4().hex
         log.info("request.error", code=exc.code, error_id=error_id, status=exc.http_status)
         body = ErrorBody(code=exc.code, message=exc.message, error_id=error_id)
-        return _error_response(exc.http_status, body, {"WWW-Authenticate": "Bearer"})
+        # RFC 6750: a token was presented but refused, as opposed to none at all.
+        challenge = "Bearer" if exc.code == "auth.missing_token" else 'Bearer error="invalid_token"'
+        return _error_response(exc.http_status, body, {"WWW-Authenticate": challenge})
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -165,19 +167,24 @@ def _seed(factory: sessionmaker[Session]) -> None:
 
 def _include_guarding_writes(app: FastAPI, router: APIRouter, responses: dict[int | str, dict[str, Any]]) -> None:
     # Another package's router: its reads stay open (connectors fetch schemas), its writes
-    # change what the hub routes, so each write route is mounted behind the operator check.
+    # change what the hub routes, so each write route is mounted behind the hub-operator check.
     for route in router.routes:
         writes = isinstance(route, APIRoute) and bool((route.methods or set()) - READ_METHODS)
         app.include_router(
             APIRouter(routes=[route]),
-            dependencies=[Depends(require_operator)] if writes else None,
+            dependencies=[Depends(require(Role.HUB_OPERATOR))] if writes else None,
             responses={**responses, **error_responses(*WRITE_ERRORS)} if writes else responses,
         )
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """The hub's FastAPI application; its lifespan migrates and opens the database."""
-    token = operator_token(settings)
+    """The hub's FastAPI application; its lifespan migrates and opens the database.
+
+    Raises:
+        ValidationFailed: ``settings.auth_key_missing`` (and the like) when tokens could not be
+            verified, e.g. in prod without ``ONEDOOR_AUTH__PUBLIC_KEY_PATH``.
+    """
+    policy = token_policy(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -200,7 +207,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.operator_token = token
+    app.state.token_policy = policy
     app.state.hub_key = HubKey.load_or_create(settings.hub_key_path)
     _install_handlers(app)
     app.add_middleware(RequestContextMiddleware)
@@ -209,4 +216,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(directory_router, responses=error_responses(500))
     _include_guarding_writes(app, contracts_router, with_input)
     app.include_router(health_router, responses=error_responses(500))
+    app.include_router(auth_router, responses=error_responses(500))
     return app

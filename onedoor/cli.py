@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from hub.auth.cli import app as admin_app
 from hub.cli import app as hub_app
 from onedoor.demo import demo
 from onedoor.kafka.cli import app as kafka_app
@@ -16,6 +17,7 @@ app = typer.Typer(
 )
 app.add_typer(kafka_app, name="kafka")
 app.add_typer(hub_app, name="hub")
+app.add_typer(admin_app, name="admin")
 app.command(name="demo")(demo)
 
 

@@ -27,6 +27,8 @@ from connectors.synthetic import referral
 from hub import db
 from hub.app import create_app
 from hub.audit.service import by_message
+from hub.auth.issuer import DevIssuer
+from hub.auth.roles import Role
 from hub.router import runtime
 from onedoor.envelope.keys import AgencyKeyPair
 from onedoor.ids import AgencyId, ContractName, Purpose
@@ -127,7 +129,8 @@ async def run_demo(settings: Settings) -> None:
             await _wait_ready(client)
             _say("hub", f"API at {base}  (OpenAPI: {base}/docs)")
             police_keys, council_keys = _keys(settings.home, POLICE), _keys(settings.home, COUNCIL)
-            token = app.state.operator_token.get_secret_value()
+            token = DevIssuer.from_settings(settings).mint(subject="onedoor-demo", roles=[Role.HUB_OPERATOR])
+            _say("hub", "minted a hub-operator token with the development issuer (`onedoor admin token`)")
             await _register(client, token, POLICE, police_keys)
             await _register(client, token, COUNCIL, council_keys)
             directory = await fetch_directory(base, client=client)

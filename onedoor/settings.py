@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -60,8 +60,26 @@ class ApiSettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = 8470
-    operator_token: SecretStr | None = None
-    """Bearer token for the hub API's write endpoints; if unset, dev/test keep one under the home, prod refuses."""
+
+
+class AuthSettings(BaseModel):
+    """Who may change the hub: bearer JWTs (EdDSA or ES256) from an OIDC-style issuer.
+
+    In prod the hub only verifies, with ``public_key_path``; it refuses to start without it.
+    In dev and test, with no key configured, the hub trusts its development issuer, whose
+    Ed25519 key is kept 0600 under the home and which ``onedoor admin token`` mints from.
+    """
+
+    issuer: str | None = None
+    """The ``iss`` every token must carry; unset means the development issuer (refused in prod)."""
+    audience: str = "onedoor-hub"
+    """The ``aud`` every token must carry (or include)."""
+    public_key_path: Path | None = None
+    """The issuer's public key: a PEM file (Ed25519 or P-256) or a JWKS file. Required in prod."""
+    token_ttl_seconds: int = Field(default=3600, ge=60, le=24 * 3600)
+    """Lifetime of tokens the development issuer mints unless told otherwise."""
+    leeway_seconds: int = Field(default=30, ge=0, le=300)
+    """Clock skew tolerated on ``exp``, ``iat`` and ``nbf``."""
 
 
 class Settings(BaseSettings):
@@ -76,6 +94,7 @@ class Settings(BaseSettings):
     db: DatabaseSettings = DatabaseSettings()
     router: RouterSettings = RouterSettings()
     api: ApiSettings = ApiSettings()
+    auth: AuthSettings = AuthSettings()
 
     @model_validator(mode="after")
     def _conventional_bootstrap(self) -> Settings:
@@ -95,6 +114,11 @@ class Settings(BaseSettings):
     def hub_key_path(self) -> Path:
         """The hub's own X25519 key (it keys the hub MAC; it decrypts nothing)."""
         return self.home / "hub" / "hub-key.pem"
+
+    @property
+    def issuer_key_path(self) -> Path:
+        """The development token issuer's Ed25519 key (dev and test only)."""
+        return self.home / "hub" / "issuer-key.pem"
 
     @property
     def database_url(self) -> str:

@@ -1,13 +1,15 @@
 """HTTP routes of the agency registry: thin wrappers over ``hub.agencies.service``.
 
-Reads are open (agency names and public keys are public); writes need the operator token.
+Reads are open (agency names and public keys are public). Writes need a hub-operator token;
+an agency admin may also add and revoke the keys of its own agency (``hub.auth``).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Depends, Request, status
 
 from hub.agencies import service
 from hub.agencies.schemas import (
@@ -20,12 +22,18 @@ from hub.agencies.schemas import (
     KeyIdField,
     KeyOut,
 )
-from hub.deps import WRITE_ERRORS, CurrentOperator, SettingsDep, error_responses
+from hub.auth.deps import AgencyKeyManager, HubOperator, require
+from hub.auth.roles import Role
+from hub.auth.tokens import Principal
+from hub.deps import WRITE_ERRORS, SettingsDep, error_responses
 from onedoor.envelope.keys import HubKey
 from onedoor.web import DbSession
 
 router = APIRouter(prefix="/agencies", tags=["agencies"])
 directory_router = APIRouter(tags=["directory"])
+
+Registrar = Annotated[Principal, Depends(require(Role.HUB_OPERATOR, agency_in_body="id"))]
+"""A hub operator registering the agency named in the body (which the audit row records)."""
 
 
 @router.post(
@@ -34,7 +42,7 @@ directory_router = APIRouter(tags=["directory"])
     responses=error_responses(*WRITE_ERRORS, 409),
     summary="Register an agency with its signing and encryption public keys",
 )
-def register_agency(_operator: CurrentOperator, session: DbSession, body: AgencyCreate) -> AgencyOut:
+def register_agency(_caller: Registrar, session: DbSession, body: AgencyCreate) -> AgencyOut:
     """Register an agency; both keys become current."""
     return AgencyOut.from_model(service.register(session, body))
 
@@ -56,7 +64,7 @@ def get_agency(agency_id: AgencyIdField, session: DbSession) -> AgencyOut:
     responses=error_responses(*WRITE_ERRORS, 404),
     summary="Suspend an agency: the hub stops routing to and from it",
 )
-def suspend_agency(_operator: CurrentOperator, agency_id: AgencyIdField, session: DbSession) -> AgencyOut:
+def suspend_agency(_caller: HubOperator, agency_id: AgencyIdField, session: DbSession) -> AgencyOut:
     """Suspend an agency (idempotent)."""
     return AgencyOut.from_model(service.suspend(session, agency_id))
 
@@ -66,7 +74,7 @@ def suspend_agency(_operator: CurrentOperator, agency_id: AgencyIdField, session
     responses=error_responses(*WRITE_ERRORS, 404),
     summary="Reactivate a suspended agency",
 )
-def reactivate_agency(_operator: CurrentOperator, agency_id: AgencyIdField, session: DbSession) -> AgencyOut:
+def reactivate_agency(_caller: HubOperator, agency_id: AgencyIdField, session: DbSession) -> AgencyOut:
     """Reactivate an agency (idempotent)."""
     return AgencyOut.from_model(service.reactivate(session, agency_id))
 
@@ -75,10 +83,14 @@ def reactivate_agency(_operator: CurrentOperator, agency_id: AgencyIdField, sess
     "/{agency_id}/keys",
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(*WRITE_ERRORS, 404, 409),
-    summary="Add a key: it becomes current and the previous key of that use retires",
+    summary="Add a key: it becomes current and the previous key of that use retires (operator or own agency admin)",
 )
 def add_key(
-    _operator: CurrentOperator, agency_id: AgencyIdField, body: KeyCreate, session: DbSession, settings: SettingsDep
+    _caller: AgencyKeyManager,
+    agency_id: AgencyIdField,
+    body: KeyCreate,
+    session: DbSession,
+    settings: SettingsDep,
 ) -> KeyOut:
     """Rotate a key; the old one stays valid for one envelope lifetime so messages in flight still verify."""
     grace = timedelta(seconds=settings.router.max_ttl_seconds)
@@ -88,9 +100,9 @@ def add_key(
 @router.post(
     "/{agency_id}/keys/{key_id}/revoke",
     responses=error_responses(*WRITE_ERRORS, 404),
-    summary="Revoke a key: it is never trusted again",
+    summary="Revoke a key: it is never trusted again (operator or own agency admin)",
 )
-def revoke_key(_operator: CurrentOperator, agency_id: AgencyIdField, key_id: KeyIdField, session: DbSession) -> KeyOut:
+def revoke_key(_caller: AgencyKeyManager, agency_id: AgencyIdField, key_id: KeyIdField, session: DbSession) -> KeyOut:
     """Revoke a key (idempotent)."""
     return KeyOut.from_model(service.revoke_key(session, agency_id, key_id))
 

@@ -20,6 +20,18 @@ _RAW = serialization.Encoding.Raw
 _RAW_PUB = serialization.PublicFormat.Raw
 
 
+def create_private_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to a new file readable only by the owner (0600), in a 0700 directory if it makes one.
+
+    Raises:
+        FileExistsError: if ``path`` exists; an existing key is never overwritten.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
 def raw_public(key: Ed25519PublicKey | X25519PublicKey) -> bytes:
     """The 32 raw bytes of a public key."""
     return key.public_bytes(_RAW, _RAW_PUB)
@@ -126,11 +138,8 @@ class HubKey:
                 raise TypeError(f"{path} does not hold an X25519 key")
             return cls(key)
         hub = cls.generate()
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         pem = hub.private.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(pem)
+        create_private_file(path, pem)
         return hub

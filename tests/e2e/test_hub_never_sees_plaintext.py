@@ -29,12 +29,14 @@ from connectors.synthetic import referral
 from hub import db
 from hub.agencies.schemas import b64url
 from hub.app import create_app
+from hub.auth.issuer import DevIssuer
+from hub.auth.roles import Role
 from hub.router import runtime
 from onedoor.envelope.keys import AgencyKeyPair
 from onedoor.ids import AgencyId, ContractName, Purpose
 from onedoor.kafka.local import LocalKafkaCluster
 from onedoor.logging import configure_logging
-from onedoor.settings import ApiSettings, DatabaseSettings, KafkaSettings, Settings
+from onedoor.settings import DatabaseSettings, KafkaSettings, Settings
 from onedoor.topics import TopicNames
 
 pytestmark = pytest.mark.e2e
@@ -42,7 +44,6 @@ pytestmark = pytest.mark.e2e
 SENTINEL = "ZQXSENTINEL-Plaintextonly-Testchildname-93"
 REFERRAL = ContractName("onedoor.referral.MasterReferral")
 PURPOSE = Purpose("safeguarding-referral")
-TOKEN = "e2e-operator-token-" + "y" * 24
 
 
 @pytest.fixture
@@ -64,12 +65,12 @@ async def test_sentinel_is_in_no_byte_the_hub_can_see(
         home=tmp_path / "home",
         kafka=KafkaSettings(bootstrap_servers=kafka_bootstrap, topic_prefix=prefix, partitions=1),
         db=DatabaseSettings(url=f"sqlite:///{tmp_path / 'hub.sqlite3'}"),
-        api=ApiSettings(operator_token=TOKEN),
     )
     topics = TopicNames(prefix)
     police = AgencyKeyPair.generate(AgencyId("e2e-county-police"))
     council = AgencyKeyPair.generate(AgencyId("lb-e2e-borough-csc"))
     app = create_app(settings)
+    token = DevIssuer.from_settings(settings).mint(subject="e2e-operator", roles=[Role.HUB_OPERATOR])
     engine = db.engine_from_settings(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -77,7 +78,7 @@ async def test_sentinel_is_in_no_byte_the_hub_can_see(
             for keys, kind in ((police, "police"), (council, "children-services")):
                 response = await client.post(
                     "/agencies",
-                    headers={"Authorization": f"Bearer {TOKEN}"},
+                    headers={"Authorization": f"Bearer {token}"},
                     json={
                         "id": keys.agency,
                         "display_name": f"{keys.agency} (synthetic)",
@@ -146,6 +147,12 @@ async def test_sentinel_is_in_no_byte_the_hub_can_see(
     assert "route.rejected" in logs, "positive control: the hub logged its decision"
     assert str(expired_header.message_id) in logs
     assert SENTINEL not in logs
+
+    # Nor the operator's bearer token: its signature is in no log line and no database byte.
+    signature = token.rsplit(".", 1)[1]
+    assert "api.authz" in logs, "positive control: the authorization decision was logged"
+    assert signature not in logs
+    assert signature.encode() not in db_bytes
 
 
 async def _dead_letters(bootstrap: str, topic: str, count: int) -> list[tuple[dict[str, str], bytes]]:

@@ -16,22 +16,22 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi import FastAPI
-from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.agencies.schemas import DirectoryOut
 from hub.app import create_app
 from hub.audit.models import AuditEvent
+from hub.auth.issuer import DevIssuer
+from hub.auth.roles import Role
 from onedoor.db import make_engine, make_session_factory
 from onedoor.ids import AgencyId, KeyId
-from onedoor.settings import ApiSettings, DatabaseSettings, Settings
+from onedoor.settings import DatabaseSettings, Settings
 
 pytestmark = pytest.mark.integration
 
-TOKEN = "test-operator-token-" + "x" * 24
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 MET = "met-police"
+OPERATOR = "test-operator"
 
 
 def _b64(raw: bytes) -> str:
@@ -59,14 +59,20 @@ def _agency(agency_id: str, kind: str = "police") -> tuple[dict[str, str], bytes
 
 
 @pytest.fixture
-def app(database_url: str, tmp_path: Path) -> FastAPI:
-    settings = Settings(
-        env="test",
-        home=tmp_path,
-        db=DatabaseSettings(url=database_url),
-        api=ApiSettings(operator_token=SecretStr(TOKEN)),
-    )
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(env="test", home=tmp_path, db=DatabaseSettings(url=database_url))
+
+
+@pytest.fixture
+def app(settings: Settings) -> FastAPI:
     return create_app(settings)
+
+
+@pytest.fixture
+def auth(settings: Settings) -> dict[str, str]:
+    """A hub operator's bearer token, from the development issuer the app trusts."""
+    token = DevIssuer.from_settings(settings).mint(subject=OPERATOR, roles=[Role.HUB_OPERATOR])
+    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
@@ -98,9 +104,9 @@ def _assert_error(response: httpx.Response, status: int, code: str) -> dict[str,
     return body
 
 
-async def test_register_list_get_and_directory(client: httpx.AsyncClient) -> None:
+async def test_register_list_get_and_directory(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
     body, signing, encryption = _agency(MET)
-    created = await client.post("/agencies", json=body, headers=AUTH)
+    created = await client.post("/agencies", json=body, headers=auth)
     assert created.status_code == 201, created.text
     agency = created.json()
     assert agency["id"] == MET
@@ -111,7 +117,7 @@ async def test_register_list_get_and_directory(client: httpx.AsyncClient) -> Non
     assert agency["created_at"].endswith(("Z", "+00:00"))
 
     second, _, _ = _agency("lb-hackney-csc", kind="children-services")
-    assert (await client.post("/agencies", json=second, headers=AUTH)).status_code == 201
+    assert (await client.post("/agencies", json=second, headers=auth)).status_code == 201
 
     listed = await client.get("/agencies")
     assert listed.status_code == 200
@@ -126,36 +132,36 @@ async def test_register_list_get_and_directory(client: httpx.AsyncClient) -> Non
     assert directory.signing_key(AgencyId(MET), KeyId.for_public_key(signing)) == signing
 
 
-async def test_duplicate_agency_is_a_conflict(client: httpx.AsyncClient) -> None:
+async def test_duplicate_agency_is_a_conflict(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
     body, _, _ = _agency(MET)
-    assert (await client.post("/agencies", json=body, headers=AUTH)).status_code == 201
+    assert (await client.post("/agencies", json=body, headers=auth)).status_code == 201
     again, _, _ = _agency(MET)
-    _assert_error(await client.post("/agencies", json=again, headers=AUTH), 409, "agency.exists")
+    _assert_error(await client.post("/agencies", json=again, headers=auth), 409, "agency.exists")
 
 
-async def test_bad_public_key_is_refused_without_echoing_it(client: httpx.AsyncClient) -> None:
+async def test_bad_public_key_is_refused_without_echoing_it(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
     body, _, _ = _agency(MET)
     body["encryption_public_key"] = _b64(b"\x00" * 32)  # a low-order X25519 point
     body["signing_public_key"] = "c2VjcmV0LXZhbHVlLXRoYXQtbXVzdC1ub3QtZWNobw"
-    response = await client.post("/agencies", json=body, headers=AUTH)
+    response = await client.post("/agencies", json=body, headers=auth)
     problem = _assert_error(response, 422, "agency.bad_public_key")
     assert {f["location"] for f in problem["fields"]} == {"body.signing_public_key", "body.encryption_public_key"}
     assert body["signing_public_key"] not in response.text
     assert (await client.get(f"/agencies/{MET}")).status_code == 404
 
 
-async def test_malformed_request_is_request_invalid(client: httpx.AsyncClient) -> None:
+async def test_malformed_request_is_request_invalid(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
     body, _, _ = _agency(MET)
     del body["display_name"]
     body["kind"] = "astrologer"
-    problem = _assert_error(await client.post("/agencies", json=body, headers=AUTH), 422, "request.invalid")
+    problem = _assert_error(await client.post("/agencies", json=body, headers=auth), 422, "request.invalid")
     assert {f["location"] for f in problem["fields"]} == {"body.display_name", "body.kind"}
     _assert_error(await client.get("/agencies/Not_A_Slug"), 422, "agency_id.invalid")
 
 
-async def test_unknown_agency_is_not_found(client: httpx.AsyncClient) -> None:
+async def test_unknown_agency_is_not_found(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
     _assert_error(await client.get("/agencies/nobody-here"), 404, "agency.not_found")
-    _assert_error(await client.post("/agencies/nobody-here/suspend", headers=AUTH), 404, "agency.not_found")
+    _assert_error(await client.post("/agencies/nobody-here/suspend", headers=auth), 404, "agency.not_found")
 
 
 async def test_write_without_token_is_401_and_audited(client: httpx.AsyncClient, audit: sessionmaker[Session]) -> None:
@@ -164,60 +170,67 @@ async def test_write_without_token_is_401_and_audited(client: httpx.AsyncClient,
     _assert_error(response, 401, "auth.missing_token")
     assert response.headers["WWW-Authenticate"] == "Bearer"
     [event] = _authz_events(audit)
-    assert (event.outcome, event.actor, event.reason_code) == ("deny", "anonymous", "auth.missing_token")
-    assert event.source == "POST /agencies"
+    assert (event.outcome, event.actor, event.reason_code) == ("deny", None, "auth.missing_token")
+    assert event.source == f"POST /agencies agency_id={MET}", "the agency it would have registered"
     assert (await client.get(f"/agencies/{MET}")).status_code == 404
 
 
-async def test_wrong_token_is_403_and_audited_without_token_material(
-    client: httpx.AsyncClient, audit: sessionmaker[Session]
+async def test_a_token_from_another_key_is_401_and_audited_without_token_material(
+    client: httpx.AsyncClient, audit: sessionmaker[Session], settings: Settings, tmp_path: Path
 ) -> None:
     body, _, _ = _agency(MET)
-    wrong = "not-the-operator-token-0123456789"
-    response = await client.post("/agencies", json=body, headers={"Authorization": f"Bearer {wrong}"})
-    _assert_error(response, 403, "auth.forbidden")
+    elsewhere = settings.model_copy(update={"home": tmp_path / "another-home"})
+    forged = DevIssuer.from_settings(elsewhere).mint(subject="mallory", roles=[Role.HUB_OPERATOR])
+    response = await client.post("/agencies", json=body, headers={"Authorization": f"Bearer {forged}"})
+    _assert_error(response, 401, "auth.bad_signature")
+    assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
     [event] = _authz_events(audit)
-    assert (event.outcome, event.reason_code, event.source) == ("deny", "auth.forbidden", "POST /agencies")
+    assert (event.outcome, event.actor, event.reason_code) == ("deny", None, "auth.bad_signature")
     columns = [str(getattr(event, c.key)) for c in AuditEvent.__table__.columns]
-    assert not [c for c in columns if wrong in c or TOKEN in c]
+    signature = forged.rsplit(".", 1)[1]
+    assert not [c for c in columns if signature in c or "mallory" in c], "an unverified subject is not recorded"
 
 
 async def test_write_with_token_is_permitted_and_audited(
-    client: httpx.AsyncClient, audit: sessionmaker[Session]
+    client: httpx.AsyncClient, audit: sessionmaker[Session], auth: dict[str, str]
 ) -> None:
     body, _, _ = _agency(MET)
-    response = await client.post("/agencies", json=body, headers={**AUTH, "X-Request-ID": "req-123"})
+    response = await client.post("/agencies", json=body, headers={**auth, "X-Request-ID": "req-123"})
     assert response.status_code == 201
     assert response.headers["X-Request-ID"] == "req-123"
-    await client.post(f"/agencies/{MET}/suspend", headers=AUTH)
+    await client.post(f"/agencies/{MET}/suspend", headers=auth)
     events = _authz_events(audit)
     assert [(e.outcome, e.actor, e.source) for e in events] == [
-        ("permit", "operator", "POST /agencies"),
-        ("permit", "operator", "POST /agencies/{agency_id}/suspend"),
+        ("permit", OPERATOR, f"POST /agencies agency_id={MET}"),
+        ("permit", OPERATOR, f"POST /agencies/{{agency_id}}/suspend agency_id={MET}"),
     ]
-    assert events[0].detail == "request_id=req-123"
+    assert events[0].detail is not None
+    assert events[0].detail.startswith("request_id=req-123; token_id=")
+    assert events[0].detail.endswith("; roles=hub-operator; permitted as hub-operator")
+    token = auth["Authorization"].removeprefix("Bearer ")
+    assert not [e for e in events if token in str(e.detail) or token.rsplit(".", 1)[1] in str(e.detail)]
     await client.get("/agencies")
     assert len(_authz_events(audit)) == 2, "open reads make no authorization decision"
 
 
-async def test_suspension_takes_an_agency_out_of_the_directory(client: httpx.AsyncClient) -> None:
+async def test_suspension_takes_an_agency_out_of_the_directory(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
     body, _, _ = _agency(MET)
-    await client.post("/agencies", json=body, headers=AUTH)
-    suspended = await client.post(f"/agencies/{MET}/suspend", headers=AUTH)
+    await client.post("/agencies", json=body, headers=auth)
+    suspended = await client.post(f"/agencies/{MET}/suspend", headers=auth)
     assert suspended.json()["status"] == "suspended"
     assert (await client.get("/directory")).json()["agencies"] == []
-    reactivated = await client.post(f"/agencies/{MET}/reactivate", headers=AUTH)
+    reactivated = await client.post(f"/agencies/{MET}/reactivate", headers=auth)
     assert reactivated.json()["status"] == "active"
     assert [a["id"] for a in (await client.get("/directory")).json()["agencies"]] == [MET]
 
 
-async def test_rotation_and_revocation_show_in_the_directory(client: httpx.AsyncClient) -> None:
+async def test_rotation_and_revocation_show_in_the_directory(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
     body, old_signing, encryption = _agency(MET)
-    await client.post("/agencies", json=body, headers=AUTH)
+    await client.post("/agencies", json=body, headers=auth)
     new_signing, new_encryption = _keys()
 
     rotated = await client.post(
-        f"/agencies/{MET}/keys", json={"use": "signing", "public_key": _b64(new_signing)}, headers=AUTH
+        f"/agencies/{MET}/keys", json={"use": "signing", "public_key": _b64(new_signing)}, headers=auth
     )
     assert rotated.status_code == 201, rotated.text
     assert rotated.json()["status"] == "current"
@@ -229,25 +242,25 @@ async def test_rotation_and_revocation_show_in_the_directory(client: httpx.Async
     assert not old_entry.current
     assert old_entry.not_after is not None
 
-    revoked = await client.post(f"/agencies/{MET}/keys/{KeyId.for_public_key(old_signing)}/revoke", headers=AUTH)
+    revoked = await client.post(f"/agencies/{MET}/keys/{KeyId.for_public_key(old_signing)}/revoke", headers=auth)
     assert revoked.json()["status"] == "revoked"
     directory = DirectoryOut.model_validate((await client.get("/directory")).json()).to_directory()
     assert directory.signing_key(met, KeyId.for_public_key(old_signing)) is None
 
     await client.post(
-        f"/agencies/{MET}/keys", json={"use": "encryption", "public_key": _b64(new_encryption)}, headers=AUTH
+        f"/agencies/{MET}/keys", json={"use": "encryption", "public_key": _b64(new_encryption)}, headers=auth
     )
     directory = DirectoryOut.model_validate((await client.get("/directory")).json()).to_directory()
     assert directory.current_encryption_key(met)[1] == new_encryption
     assert directory.encryption_key(met, KeyId.for_public_key(encryption)) == encryption
 
     bad = await client.post(
-        f"/agencies/{MET}/keys", json={"use": "encryption", "public_key": _b64(b"\x00" * 32)}, headers=AUTH
+        f"/agencies/{MET}/keys", json={"use": "encryption", "public_key": _b64(b"\x00" * 32)}, headers=auth
     )
     _assert_error(bad, 422, "agency.bad_public_key")
     unknown = KeyId.for_public_key(b"\x01" * 32)
     _assert_error(
-        await client.post(f"/agencies/{MET}/keys/{unknown}/revoke", headers=AUTH), 404, "agency.key_not_found"
+        await client.post(f"/agencies/{MET}/keys/{unknown}/revoke", headers=auth), 404, "agency.key_not_found"
     )
 
 
@@ -273,7 +286,7 @@ async def test_openapi_documents_every_route_with_response_models(client: httpx.
     document = (await client.get("/openapi.json")).json()
     assert document["info"]["title"] == "OneDoor hub"
     assert document["info"]["version"]
-    assert {t["name"] for t in document["tags"]} >= {"agencies", "directory", "contracts", "health"}
+    assert {t["name"] for t in document["tags"]} >= {"agencies", "directory", "contracts", "health", "auth"}
     assert all(t["description"] for t in document["tags"])
     expected = {
         ("post", "/agencies"),
@@ -286,6 +299,7 @@ async def test_openapi_documents_every_route_with_response_models(client: httpx.
         ("get", "/directory"),
         ("get", "/healthz"),
         ("get", "/readyz"),
+        ("get", "/auth/whoami"),
     }
     operations = {(m, p): op for p, item in document["paths"].items() for m, op in item.items()}
     assert expected <= operations.keys()
@@ -300,7 +314,12 @@ async def test_openapi_documents_every_route_with_response_models(client: httpx.
                 assert ref.rsplit("/", 1)[1] in {"ErrorBody", "RequestInvalidBody"}, (method, path, status)
         if (method, path) in expected and method == "post":
             assert {"401", "403"} <= responses.keys(), (method, path)
-            assert operation["security"] == [{"OperatorToken": []}]
+            assert operation["security"] == [{"BearerJWT": []}]
+        if path.startswith("/contracts") and method in {"post", "put"}:
+            assert operation["security"] == [{"BearerJWT": []}], (method, path)
+    whoami = operations[("get", "/auth/whoami")]
+    assert whoami["security"] == [{"BearerJWT": []}]
+    assert "401" in whoami["responses"]
     assert "HTTPValidationError" not in document["components"]["schemas"]
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from bench import consent as consent_bench
 from bench.fixture import RECIPIENT, SENDERS, Federation, Sealer
 from hub.router.publisher import BatchPublisher
 from onedoor.envelope.opening import open_envelope
@@ -222,7 +223,8 @@ def metric(value: float, unit: str, conditions: str) -> dict[str, Any]:
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    metrics: dict[str, Any] = {}
+    # The consent engine first: pure CPU, no broker, nothing else running.
+    metrics: dict[str, Any] = dict(consent_bench.measure())
     with broker() as bootstrap:
         work = Path(tempfile.mkdtemp(prefix="onedoor-bench-"))
         fed = Federation.create(work / "throughput", f"bench{uuid.uuid4().hex[:8]}")

@@ -95,7 +95,7 @@ class TaggedContract:
 
         Raises:
             ValidationFailed: the codes of ``contracts.sensitivity.field_tags``, or
-                ``contract.ambiguous_tag`` when union branches tag one path differently.
+                ``contract.conflicting_tags`` when union branches tag one path differently.
         """
         parsed = schema.parsed if isinstance(schema, ContractSchema) else parse_fastavro(schema)
         checked = field_tags(parsed)  # every field tagged, every tag one of the eight

@@ -56,7 +56,7 @@ class Invalid(StrEnum):
     """A provision names an agency that is not a party, nor a member of a party group."""
     BAD_ACTOR = "actor.invalid"
     """An actor without a name, or "anyone" used as a party."""
-    AMBIGUOUS_TAG = "contract.ambiguous_tag"
+    AMBIGUOUS_TAG = "contract.conflicting_tags"  # the same code contracts.sensitivity.field_tags raises
     """Two branches of a union give the same field path different tags: the engine cannot tell which applies."""
     BASIS_MISMATCH = "lawful_basis.condition_mismatch"
     """A DPA 2018 Sch. 1 condition paired with an Art. 9 condition it does not serve."""

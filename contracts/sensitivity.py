@@ -21,6 +21,7 @@ from onedoor.errors import ValidationFailed
 TAG_ATTRIBUTE = "sensitivity"
 UNTAGGED_FIELD = "contract.untagged_field"
 UNKNOWN_TAG = "contract.unknown_tag"
+CONFLICTING_TAGS = "contract.conflicting_tags"
 
 
 class Sensitivity(StrEnum):
@@ -49,11 +50,13 @@ def field_tags(schema: SchemaSource) -> dict[str, Sensitivity]:
 
     Raises:
         ValidationFailed: ``contract.unknown_tag`` if a tag is not one of the eight, else
-            ``contract.untagged_field`` if a field has no tag; the message names the fields.
+            ``contract.untagged_field`` if a field has no tag, else ``contract.conflicting_tags``
+            if one path is tagged differently in two union branches; the message names the fields.
     """
     tags: dict[str, Sensitivity] = {}
     untagged: list[str] = []
     unknown: list[str] = []
+    conflicting: list[str] = []
     parsed = parse_fastavro(schema)
     for path, field in _fields(parsed, parsed.get("__named_schemas", {}), "", ()):
         raw = field.get(TAG_ATTRIBUTE)
@@ -61,12 +64,16 @@ def field_tags(schema: SchemaSource) -> dict[str, Sensitivity]:
             untagged.append(path)
         elif raw not in _VALUES:
             unknown.append(f"{path} ({raw!r:.40})")
-        else:
-            tags[path] = Sensitivity(raw)
+        elif tags.setdefault(path, Sensitivity(raw)) != raw:
+            # Two union branches reach the same path: one path must mean one kind of data,
+            # or a sharing agreement could not say whether it may be shared.
+            conflicting.append(f"{path} ({tags[path].value} / {raw})")
     if unknown:
         raise ValidationFailed(UNKNOWN_TAG, f"unknown sensitivity tag on field(s): {', '.join(unknown)}")
     if untagged:
         raise ValidationFailed(UNTAGGED_FIELD, f"field(s) without a sensitivity tag: {', '.join(untagged)}")
+    if conflicting:
+        raise ValidationFailed(CONFLICTING_TAGS, f"field(s) tagged differently in two places: {', '.join(conflicting)}")
     return tags
 
 

@@ -107,3 +107,33 @@ def test_a_recursive_type_terminates() -> None:
     )
 
     assert field_tags(schema) == {"label": Sensitivity.OPERATIONAL, "next": Sensitivity.OPERATIONAL}
+
+
+def test_one_path_tagged_two_ways_in_a_union_is_refused() -> None:
+    """A union whose branches tag the same path differently would make sharing rules ambiguous."""
+    schema = {
+        "type": "record",
+        "name": "onedoor.test.Conflict",
+        "fields": [
+            {
+                "name": "where",
+                "sensitivity": "operational",
+                "type": [
+                    {
+                        "type": "record",
+                        "name": "Home",
+                        "fields": [{"name": "detail", "type": "string", "sensitivity": "location"}],
+                    },
+                    {
+                        "type": "record",
+                        "name": "Clinic",
+                        "fields": [{"name": "detail", "type": "string", "sensitivity": "health"}],
+                    },
+                ],
+            }
+        ],
+    }
+    with pytest.raises(ValidationFailed) as caught:
+        field_tags(schema)
+    assert caught.value.code == "contract.conflicting_tags"
+    assert "where.detail" in caught.value.message

@@ -31,6 +31,7 @@ from contracts.registry.service import seed_bundled
 from hub import db
 from hub.agencies.api import directory_router
 from hub.agencies.api import router as agencies_router
+from hub.agreements.api import router as agreements_router
 from hub.auth.api import router as auth_router
 from hub.auth.deps import require
 from hub.auth.issuer import token_policy
@@ -54,13 +55,16 @@ _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 DESCRIPTION = """\
 The OneDoor hub routes signed, end-to-end-encrypted envelopes between safeguarding agencies.
 This API manages what the router trusts: the **agency registry** (who may send and receive,
-and their *public* keys) and the **data contracts** envelopes must follow.
+and their *public* keys), the **data contracts** envelopes must follow, and the
+**information-sharing agreements** between agencies, approved by an admin of every party.
 
-The hub never holds a private key, a message body or case data. Reads are open. Writes need a
-bearer JWT (EdDSA or ES256) from the hub's issuer whose `roles` permit them: `hub-operator` for
-the registry and contracts, or `agency-admin` for its own agency's keys. Every authorization
-decision, permit or deny, is audited. Errors always have the body `{code, message, error_id}`
-with a stable `code`; a 403 is the same whether or not the target exists.
+The hub never holds a private key, a message body or case data. Reads are open, except
+agreements. Writes, and agreement reads, need a bearer JWT (EdDSA or ES256) from the hub's
+issuer whose `roles` permit them: `hub-operator` for the registry and contracts, `agency-admin`
+for its own agency's keys and the agreements it is a party to, `auditor` and `ops-viewer` to
+read agreements. Every authorization decision, permit or deny, is audited. Errors always have
+the body `{code, message, error_id}` with a stable `code`; a 403 is the same whether or not the
+target exists.
 """
 
 TAGS = [
@@ -68,6 +72,10 @@ TAGS = [
     {
         "name": "directory",
         "description": "The public keys of every active agency: what connectors encrypt to and verify with.",
+    },
+    {
+        "name": "agreements",
+        "description": "Information-sharing agreements: propose, approve by every party agency, suspend, revoke.",
     },
     {"name": "contracts", "description": "Data contracts (schemas and rules) that envelopes must conform to."},
     {"name": "health", "description": "Liveness and readiness probes."},
@@ -214,6 +222,7 @@ def create_app(settings: Settings) -> FastAPI:
     with_input = error_responses(422, 500)
     app.include_router(agencies_router, responses=with_input)
     app.include_router(directory_router, responses=error_responses(500))
+    app.include_router(agreements_router, responses=with_input)
     _include_guarding_writes(app, contracts_router, with_input)
     app.include_router(health_router, responses=error_responses(500))
     app.include_router(auth_router, responses=error_responses(500))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from hub.agreements.cli import app as agreement_app
 from hub.auth.cli import app as admin_app
 from hub.cli import app as hub_app
 from onedoor.demo import demo
@@ -18,6 +19,7 @@ app = typer.Typer(
 app.add_typer(kafka_app, name="kafka")
 app.add_typer(hub_app, name="hub")
 app.add_typer(admin_app, name="admin")
+app.add_typer(agreement_app, name="agreement")
 app.command(name="demo")(demo)
 
 

@@ -19,6 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from consent.ids import AgreementId
 from hub.audit.service import AuditEntry, append_now
 from hub.auth.policy import FORBIDDEN, AuthzDecision, authorize
 from hub.auth.roles import Role
@@ -34,10 +35,11 @@ FORBIDDEN_MESSAGE: Final = "this token does not permit this operation"
 _SOURCE_MAX = 255  # the audit_event.source column
 
 # Path parameters that name what a request acts on, and the type each must parse as to be recorded.
-_TARGET_PARAMS: Final[dict[str, type[AgencyId | KeyId | ContractName]]] = {
+_TARGET_PARAMS: Final[dict[str, type[AgencyId | KeyId | ContractName | AgreementId]]] = {
     "agency_id": AgencyId,
     "key_id": KeyId,
     "name": ContractName,
+    "agreement_id": AgreementId,
 }
 
 _bearer = HTTPBearer(
@@ -51,9 +53,11 @@ _bearer = HTTPBearer(
     ),
 )
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+ActingFor = Callable[[Request, Principal], Awaitable[AgencyId | None]]
+"""Which agency a request acts on for an agency-scoped principal, when no ``agency_id`` path parameter says."""
 
 
-def _parsed(kind: type[AgencyId | KeyId | ContractName], raw: object) -> str | None:
+def _parsed(kind: type[AgencyId | KeyId | ContractName | AgreementId], raw: object) -> str | None:
     if not isinstance(raw, str):
         return None
     try:
@@ -115,12 +119,17 @@ def _why(principal: Principal, decision: AuthzDecision) -> str:
     return "; ".join(parts)
 
 
-def require(*roles: Role, agency_in_body: str | None = None) -> Callable[[Request, Credentials], Awaitable[Principal]]:
+def require(
+    *roles: Role, agency_in_body: str | None = None, acting_for: ActingFor | None = None
+) -> Callable[[Request, Credentials], Awaitable[Principal]]:
     """A dependency admitting a valid token that holds one of ``roles`` (any token if none are named).
 
     An agency-admin is admitted only where ``roles`` includes it and the ``agency_id`` path
     parameter is its own agency. ``agency_in_body`` names a body field whose agency id the audit
     row records as the target (registration); it never widens what an agency-admin may do.
+    ``acting_for`` finds the agency for routes whose target belongs to several agencies (an
+    agreement belongs to its parties): it returns the principal's agency if the target is
+    theirs, else ``None``, which refuses an agency-admin with the same 403 as a missing target.
 
     Raises (from the dependency):
         TokenRefused: HTTP 401 with an ``auth.*`` code for a missing or invalid token.
@@ -144,7 +153,10 @@ def require(*roles: Role, agency_in_body: str | None = None) -> Callable[[Reques
                 why=refused.message,
             )
             raise
-        decision = authorize(principal, allowed, _parsed_agency(request.path_params.get("agency_id")))
+        agency = _parsed_agency(request.path_params.get("agency_id"))
+        if agency is None and acting_for is not None and principal.agency is not None:
+            agency = await acting_for(request, principal)
+        decision = authorize(principal, allowed, agency)
         outcome = "permit" if decision.permitted else "deny"
         await _audit(
             request,

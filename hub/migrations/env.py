@@ -16,6 +16,7 @@ from sqlalchemy.pool import NullPool
 
 import contracts.registry.models
 import hub.agencies.models
+import hub.agreements.models
 import hub.audit.models
 from onedoor.db import Base
 

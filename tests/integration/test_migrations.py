@@ -17,6 +17,7 @@ from sqlalchemy.pool import NullPool
 
 import contracts.registry.models
 import hub.agencies.models
+import hub.agreements.models
 import hub.audit.models
 from hub.db import alembic_config, downgrade, migrate
 from onedoor.db import Base
@@ -24,8 +25,16 @@ from onedoor.db import Base
 pytestmark = pytest.mark.integration
 
 # Every model module, as env.py imports them, so Base.metadata is complete.
-MODEL_MODULES = (hub.agencies.models, hub.audit.models, contracts.registry.models)
-HUB_TABLES = {"agency", "agency_key", "audit_event", "contract", "contract_version"}
+MODEL_MODULES = (hub.agencies.models, hub.agreements.models, hub.audit.models, contracts.registry.models)
+HUB_TABLES = {
+    "agency",
+    "agency_key",
+    "agreement_version",
+    "agreement_approval",
+    "audit_event",
+    "contract",
+    "contract_version",
+}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

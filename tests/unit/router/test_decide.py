@@ -168,3 +168,9 @@ def test_replay_window_forgets_only_expired_ids() -> None:
     assert window.forget_expired(now_ms=200) == 1
     assert len(window) == 1
     assert not window.admit("b", "p9", expires_at_ms=300)
+
+
+def test_a_newer_envelope_format_is_named_as_such(world: World) -> None:
+    value = world.seal(world.police, [world.council])
+    newer = b"\x04" + value[1:]  # format 2, zigzag-encoded
+    assert _reason(_decide(world, newer)) is Reason.UNSUPPORTED_FORMAT

@@ -41,6 +41,22 @@ class AgencyId(_Identifier):
     kind = "agency_id"
 
 
+class AgreementId(_Identifier):
+    """An information-sharing agreement's stable slug, e.g. ``isa-met-hackney-county-lines``."""
+
+    __slots__ = ()
+    pattern = AgencyId.pattern
+    kind = "agreement_id"
+
+
+class GroupName(_Identifier):
+    """A named group of agencies that can be a party or an actor, e.g. ``london-boroughs``."""
+
+    __slots__ = ()
+    pattern = AgencyId.pattern
+    kind = "group"
+
+
 class ContractName(_Identifier):
     """A data contract's dotted name, e.g. ``onedoor.referral.MasterReferral``."""
 

@@ -21,8 +21,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.fixture import RECIPIENT, Federation
-from hub.audit import service as audit_service
 from hub.router.decide import Limits
+from hub.router.runtime import audit_sink
 from hub.router.service import Router, RouterConfig
 from onedoor.db import Base, make_engine, make_session_factory
 
@@ -118,7 +118,7 @@ async def route(fed: Federation, bootstrap: str, count: int, group: str) -> dict
         limits=Limits(max_envelope_bytes=1_048_576, max_ttl_ms=7 * 86_400_000, clock_skew_ms=120_000),
         group_id=group,
     )
-    router = Router(config, load_tables=lambda: tables, audit=lambda rows: audit_service.append_now_rows(factory, rows))
+    router = Router(config, load_tables=lambda: tables, audit=audit_sink(factory))
     async with router:
         task = asyncio.create_task(router.run())
         try:

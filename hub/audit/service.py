@@ -37,12 +37,6 @@ class AuditEntry:
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
-def append(session: Session, entries: Sequence[AuditEntry]) -> None:
-    """Append ``entries`` inside the caller's transaction (one executemany)."""
-    if entries:
-        session.execute(insert(AuditEvent), [asdict(e) for e in entries])
-
-
 _COLUMNS = tuple(c.name for c in cast(Table, AuditEvent.__table__).columns if c.name != "id")
 # Built from our own table's column names, never from input.
 _SQLITE_INSERT = f"INSERT INTO audit_event ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"  # noqa: S608
@@ -77,10 +71,14 @@ def append_now_rows(factory: sessionmaker[Session], rows: Sequence[dict[str, obj
         append_rows(session, rows)
 
 
+def append(session: Session, entries: Sequence[AuditEntry]) -> None:
+    """Append ``entries`` inside the caller's transaction (one executemany)."""
+    append_rows(session, [asdict(e) for e in entries])
+
+
 def append_now(factory: sessionmaker[Session], entries: Sequence[AuditEntry]) -> None:
     """Append ``entries`` in a transaction of their own."""
-    with factory() as session, session.begin():
-        append(session, entries)
+    append_now_rows(factory, [asdict(e) for e in entries])
 
 
 def by_message(session: Session, message_id: str) -> list[AuditEvent]:

@@ -6,6 +6,7 @@ import asyncio
 import signal
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -16,7 +17,7 @@ from hub.agencies.service import directory_snapshot
 from hub.audit import service as audit_service
 from hub.audit.models import AuditEvent
 from hub.router.decide import Limits
-from hub.router.service import Router, RouterConfig, TablesLoader
+from hub.router.service import AuditSink, Router, RouterConfig, TablesLoader
 from hub.router.tables import AgencyEntry, RoutingTables
 from onedoor.envelope.keys import HubKey
 from onedoor.envelope.window import MessageWindow
@@ -55,13 +56,9 @@ def tables_loader(factory: sessionmaker[Session], hub_key: HubKey) -> TablesLoad
     return load
 
 
-def audit_sink(factory: sessionmaker[Session]) -> Any:
+def audit_sink(factory: sessionmaker[Session]) -> AuditSink:
     """Append the router's audit rows in one transaction per batch."""
-
-    def append(rows: Sequence[dict[str, Any]]) -> None:
-        audit_service.append_now_rows(factory, rows)
-
-    return append
+    return partial(audit_service.append_now_rows, factory)
 
 
 def topic_provisioner(bootstrap: str, topics: TopicNames, settings: Settings) -> Any:

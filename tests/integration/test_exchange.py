@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from connectors.sdk import Connector, ReceivedMessage
 from connectors.sdk.codec import ContractCodecs
 from connectors.synthetic import alert, referral
-from hub.audit import service as audit_service
 from hub.audit.models import AuditEvent
 from hub.router.decide import Limits
+from hub.router.runtime import audit_sink
 from hub.router.service import Router, RouterConfig
 from onedoor.db import Base, make_engine, make_session_factory
 from onedoor.envelope.keys import AgencyKeyPair
@@ -123,7 +123,7 @@ async def exchange(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactor
             refresh_interval_s=0.5,
         ),
         load_tables=lambda: world.tables(contracts),
-        audit=lambda rows: audit_service.append_now_rows(factory, rows),
+        audit=audit_sink(factory),
     )
     codecs = ContractCodecs.bundled()
 

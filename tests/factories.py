@@ -14,7 +14,7 @@ from onedoor.envelope.header import Header
 from onedoor.envelope.keys import AgencyKeyPair, HubKey, RecipientKey
 from onedoor.envelope.seal import SIGNATURE_DOMAIN, seal
 from onedoor.envelope.wire import TRAILER_SIZE
-from onedoor.ids import AgencyId, ContractName, CorrelationId, MessageId, Purpose, SubjectToken
+from onedoor.ids import AgencyId, AgreementId, ContractName, CorrelationId, MessageId, Purpose, SubjectToken
 
 REFERRAL = ContractName("onedoor.referral.MasterReferral")
 SENTINEL = "ZZ-SENTINEL-Fakename-Testchild-7Q"
@@ -83,6 +83,7 @@ class World:
         created_ms: int | None = None,
         contract: ContractName = REFERRAL,
         version: int = 1,
+        agreement: str | None = None,
     ) -> Header:
         now = int(time.time() * 1000) if created_ms is None else created_ms
         return Header(
@@ -98,6 +99,7 @@ class World:
             created_at_ms=now,
             expires_at_ms=now + ttl_ms,
             correlation_id=CorrelationId.new(),
+            agreement=None if agreement is None else AgreementId(agreement),
         )
 
     def seal(

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from onedoor.ids import AgencyId, ContractName, CorrelationId, KeyId, MessageId, Purpose, SubjectToken
+from onedoor.ids import AgencyId, AgreementId, ContractName, CorrelationId, KeyId, MessageId, Purpose, SubjectToken
 
 
 def to_millis(moment: datetime) -> int:
@@ -47,6 +47,8 @@ class Header:
     """When it stops being deliverable, ms since the epoch."""
     correlation_id: CorrelationId
     """Ties together the messages of one conversation."""
+    agreement: AgreementId | None = None
+    """The sharing agreement the sender relies on; the hub refuses an envelope without one."""
 
     def to_avro(self) -> dict[str, Any]:
         """The header as the Avro ``Header`` record expects it."""
@@ -63,6 +65,7 @@ class Header:
             "created_at": self.created_at_ms,
             "expires_at": self.expires_at_ms,
             "correlation_id": str(self.correlation_id),
+            "agreement": None if self.agreement is None else str(self.agreement),
         }
 
     @classmethod
@@ -73,6 +76,7 @@ class Header:
             ValidationFailed: a field is not of its identifier's form.
         """
         token = record["subject_token"]
+        agreement = record.get("agreement")
         return cls(
             message_id=MessageId(record["message_id"]),
             contract=ContractName(record["contract"]),
@@ -86,6 +90,7 @@ class Header:
             created_at_ms=int(record["created_at"]),
             expires_at_ms=int(record["expires_at"]),
             correlation_id=CorrelationId(record["correlation_id"]),
+            agreement=None if agreement is None else AgreementId(agreement),
         )
 
     @property

@@ -46,7 +46,7 @@ def test_body_is_not_in_the_envelope_bytes(world: World) -> None:
 
 
 def test_header_survives_the_round_trip(world: World) -> None:
-    header = world.header(world.police, [world.council])
+    header = world.header(world.police, [world.council], agreement="isa-test-exchange")
     value = world.seal(world.police, [world.council], header=header)
     me = world.council
     opened = open_envelope(value, me=me.agency, my_keys={me.encryption_key_id: me.encryption}, senders=Senders(world))

@@ -38,11 +38,14 @@ from hub.auth.issuer import token_policy
 from hub.auth.roles import Role
 from hub.deps import WRITE_ERRORS, FieldProblem, RequestInvalidBody, error_responses
 from hub.health.api import router as health_router
+from hub.policy.bus import PolicyAnnouncer, ensure_policy_topic
+from hub.policy.changes import announce_commits
 from onedoor.db import transaction
 from onedoor.envelope.keys import HubKey
 from onedoor.errors import Unauthenticated
 from onedoor.logging import get_logger
 from onedoor.settings import Settings
+from onedoor.topics import TopicNames
 from onedoor.web import ErrorBody, install_error_handlers
 
 log = get_logger(__name__)
@@ -173,6 +176,23 @@ def _seed(factory: sessionmaker[Session]) -> None:
         seed_bundled(session)
 
 
+@asynccontextmanager
+async def _announcing(settings: Settings, factory: sessionmaker[Session], bootstrap: str | None) -> AsyncIterator[None]:
+    if bootstrap is None:
+        log.info("hub.policy_push_off", why="no broker configured; routers reload at their refresh interval")
+        yield
+        return
+    topic = TopicNames(settings.kafka.topic_prefix).policy
+    await ensure_policy_topic(bootstrap, settings)
+    announcer = PolicyAnnouncer(bootstrap, topic)
+    await announcer.start()
+    announce_commits(factory, announcer.publish)
+    try:
+        yield
+    finally:
+        await announcer.stop()
+
+
 def _include_guarding_writes(app: FastAPI, router: APIRouter, responses: dict[int | str, dict[str, Any]]) -> None:
     # Another package's router: its reads stay open (connectors fetch schemas), its writes
     # change what the hub routes, so each write route is mounted behind the hub-operator check.
@@ -185,8 +205,12 @@ def _include_guarding_writes(app: FastAPI, router: APIRouter, responses: dict[in
         )
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, *, bootstrap: str | None = None) -> FastAPI:
     """The hub's FastAPI application; its lifespan migrates and opens the database.
+
+    With a broker (``bootstrap``, else ``settings.kafka.bootstrap_servers``), every committed
+    change to agreements or consent is announced on the policy topic, so routers reload at
+    once (``hub.policy``); without one, routers pick changes up at their periodic refresh.
 
     Raises:
         ValidationFailed: ``settings.auth_key_missing`` (and the like) when tokens could not be
@@ -202,8 +226,9 @@ def create_app(settings: Settings) -> FastAPI:
             factory = db.session_factory(engine)
             app.state.session_factory = factory
             await asyncio.to_thread(_seed, factory)
-            log.info("hub.api_ready", env=settings.env, backend=engine.dialect.name)
-            yield
+            async with _announcing(settings, factory, bootstrap or settings.kafka.bootstrap_servers):
+                log.info("hub.api_ready", env=settings.env, backend=engine.dialect.name)
+                yield
         finally:
             engine.dispose()
 

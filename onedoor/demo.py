@@ -118,7 +118,7 @@ async def run_demo(settings: Settings) -> None:
     bootstrap = ensure_running(settings)
     _say("kafka", f"broker at {bootstrap}")
 
-    app = create_app(settings)
+    app = create_app(settings, bootstrap=bootstrap)
     port = _free_port(settings.api.port)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
     api_task = asyncio.create_task(server.serve())

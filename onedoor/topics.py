@@ -34,6 +34,11 @@ class TopicNames:
         return f"{self.prefix}.deadletter"
 
     @property
+    def policy(self) -> str:
+        """Policy-change announcements (agreement ids, subject tokens): the hub API writes, routers read."""
+        return f"{self.prefix}.policy"
+
+    @property
     def outbound_pattern(self) -> str:
         """A regex matching every agency's outbound topic (for the router's subscription)."""
         return "^" + re.escape(self.prefix) + r"\.out\.[a-z][a-z0-9-]+$"

@@ -28,6 +28,7 @@ from hub.agreements.models import AgreementApproval, AgreementVersion
 from hub.agreements.schemas import AgreementBody, AgreementPropose, parse_actor, signatories
 from hub.agreements.signing import verify_approval
 from hub.audit.service import AuditEntry, append
+from hub.policy.changes import ChangeKind, mark_changed
 from onedoor.errors import Conflict, NotFound, ValidationFailed
 from onedoor.ids import AgencyId
 
@@ -40,6 +41,8 @@ def _now(now: datetime | None) -> datetime:
 
 
 def _audit(session: Session, action: str, row: AgreementVersion, actor: str | None, at: datetime) -> None:
+    # Every change is announced to the routers once it commits (push invalidation).
+    mark_changed(session, ChangeKind.AGREEMENT, row.agreement_id)
     append(
         session,
         [

@@ -1,0 +1,1 @@
+"""Push invalidation: tell every router replica at once that agreements or consent changed."""

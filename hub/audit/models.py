@@ -17,6 +17,7 @@ class AuditEvent(Base):
     __table_args__ = (
         Index("ix_audit_event_message_id", "message_id"),
         Index("ix_audit_event_expires_at", "expires_at"),
+        Index("ix_audit_event_agreement_id", "agreement_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -37,5 +38,13 @@ class AuditEvent(Base):
     source: Mapped[str | None] = mapped_column(String(255))
     """``topic:partition:offset`` of a routed record, or the API route."""
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    agreement_id: Mapped[str | None] = mapped_column(String(64))
+    """The sharing agreement a routing decision was taken under (named in the header)."""
+    agreement_version: Mapped[int | None] = mapped_column(Integer)
+    """The version of that agreement in force when it was decided."""
+    purpose: Mapped[str | None] = mapped_column(String(64))
+    """The processing purpose the sender relied on."""
+    subject_token: Mapped[str | None] = mapped_column(String(96))
+    """The opaque subject token of a routed message, or of a consent record (never a name)."""
     detail: Mapped[str | None] = mapped_column(Text)
     """Short non-personal explanation (never payload, token or key material)."""

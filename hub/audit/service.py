@@ -33,6 +33,10 @@ class AuditEntry:
     recipients: str | None = None
     source: str | None = None
     expires_at: datetime | None = None
+    agreement_id: str | None = None
+    agreement_version: int | None = None
+    purpose: str | None = None
+    subject_token: str | None = None
     detail: str | None = None
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
 

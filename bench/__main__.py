@@ -26,6 +26,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench import consent as consent_bench
+from bench import revocation
 from bench.fixture import RECIPIENT, SENDERS, Federation, Sealer
 from hub.router.publisher import BatchPublisher
 from onedoor.envelope.opening import open_envelope
@@ -222,6 +223,52 @@ def metric(value: float, unit: str, conditions: str) -> dict[str, Any]:
     return {"value": round(value, 3), "unit": unit, "conditions": conditions}
 
 
+async def throughput(args: argparse.Namespace, bootstrap: str, fed: Federation, metrics: dict[str, Any]) -> float:
+    """Relay, router, router without agreements, alternating; adds the route.* figures; returns the router rate."""
+    print(f"sealing and publishing {args.count} envelopes...", flush=True)
+    size = await prefill(bootstrap, fed, args.count)
+    relays, routes, opens = [], [], []
+    for round_no in range(args.rounds):
+        # Alternate so that no side always reads a warmer page cache.
+        relays.append(run_worker("relay", fed, bootstrap, args.count))
+        routes.append(run_worker("router", fed, bootstrap, args.count))
+        opens.append(run_worker("router-open", fed, bootstrap, args.count))
+        print(
+            f"round {round_no + 1}: relay {relays[-1]['per_s']:.0f}/s, router {routes[-1]['per_s']:.0f}/s, "
+            f"router without agreements {opens[-1]['per_s']:.0f}/s",
+            flush=True,
+        )
+    if any(r.get("rejected") for r in (*routes, *opens)):
+        raise RuntimeError("the router refused benchmark envelopes: the figures would not be comparable")
+    raw = max(r["per_s"] for r in relays)
+    routed = max(r["per_s"] for r in routes)
+    unenforced = max(r["per_s"] for r in opens)
+    cond = (
+        f"{args.count} envelopes of ~{size:.0f} B, 2 senders -> 1 recipient, 3 partitions, 1 broker, "
+        f"best of {args.rounds}"
+    )
+    metrics["route.raw_relay_per_s"] = metric(raw, "envelopes/s", cond + "; acks=all, idempotent")
+    metrics["route.envelopes_per_s"] = metric(
+        routed, "envelopes/s", cond + "; all checks incl. agreement and consent, audit to SQLite"
+    )
+    metrics["route.ratio_to_raw"] = metric(routed / raw, "ratio", "router / raw relay, same run")
+    metrics["route.envelopes_per_s_no_agreements"] = metric(
+        unenforced, "envelopes/s", cond + "; agreements and consent not checked (baseline only)"
+    )
+    metrics["route.consent_overhead_ratio"] = metric(
+        routed / unenforced, "ratio", "router with agreement and consent checks / without, same run"
+    )
+    relay_cpu = min(r["cpu_us_each"] for r in relays)
+    router_cpu = min(r["cpu_us_each"] for r in routes)
+    metrics["route.raw_relay_cpu_us"] = metric(relay_cpu, "us CPU/envelope", "relay process, user+sys, best round")
+    metrics["route.router_cpu_us"] = metric(router_cpu, "us CPU/envelope", "router process, user+sys, best round")
+    metrics["route.cpu_ratio_to_raw"] = metric(
+        relay_cpu / router_cpu, "ratio", "relay CPU / router CPU per envelope: the steadier ratio on a busy machine"
+    )
+    metrics["route.router_max_rss_mib"] = metric(max(r["max_rss_mib"] for r in routes), "MiB", "router process")
+    return routed
+
+
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     # The consent engine first: pure CPU, no broker, nothing else running.
     metrics: dict[str, Any] = dict(consent_bench.measure())
@@ -234,34 +281,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         metrics["envelope.seal_us"] = metric(costs["seal_us"], "us", "1 recipient, 1 KiB body, median of 5x400")
         metrics["envelope.open_us"] = metric(costs["open_us"], "us", "verify+unwrap+decrypt, median of 5x400")
 
-        print(f"sealing and publishing {args.count} envelopes...", flush=True)
-        size = await prefill(bootstrap, fed, args.count)
-        relays, routes = [], []
-        for round_no in range(args.rounds):
-            # Alternate so that neither side always reads a warmer page cache.
-            relays.append(run_worker("relay", fed, bootstrap, args.count))
-            routes.append(run_worker("router", fed, bootstrap, args.count))
-            print(
-                f"round {round_no + 1}: relay {relays[-1]['per_s']:.0f}/s, router {routes[-1]['per_s']:.0f}/s",
-                flush=True,
-            )
-        raw = max(r["per_s"] for r in relays)
-        routed = max(r["per_s"] for r in routes)
-        cond = (
-            f"{args.count} envelopes of ~{size:.0f} B, 2 senders -> 1 recipient, 3 partitions, 1 broker, "
-            f"best of {args.rounds}"
-        )
-        metrics["route.raw_relay_per_s"] = metric(raw, "envelopes/s", cond + "; acks=all, idempotent")
-        metrics["route.envelopes_per_s"] = metric(routed, "envelopes/s", cond + "; all checks, audit to SQLite")
-        metrics["route.ratio_to_raw"] = metric(routed / raw, "ratio", "router / raw relay, same run")
-        relay_cpu = min(r["cpu_us_each"] for r in relays)
-        router_cpu = min(r["cpu_us_each"] for r in routes)
-        metrics["route.raw_relay_cpu_us"] = metric(relay_cpu, "us CPU/envelope", "relay process, user+sys, best round")
-        metrics["route.router_cpu_us"] = metric(router_cpu, "us CPU/envelope", "router process, user+sys, best round")
-        metrics["route.cpu_ratio_to_raw"] = metric(
-            relay_cpu / router_cpu, "ratio", "relay CPU / router CPU per envelope: the steadier ratio on a busy machine"
-        )
-        metrics["route.router_max_rss_mib"] = metric(max(r["max_rss_mib"] for r in routes), "MiB", "router process")
+        routed = await throughput(args, bootstrap, fed, metrics)
 
         lat_fed = Federation.create(work / "latency", f"lat{uuid.uuid4().hex[:8]}")
         await make_topics(bootstrap, lat_fed)
@@ -286,6 +306,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         )
         metrics["kafka.single_hop_p50_ms"] = metric(floor["p50_ms"], "ms", floor_cond)
         metrics["kafka.single_hop_p99_ms"] = metric(floor["p99_ms"], "ms", floor_cond)
+
+        print(f"revocation and withdrawal effect, {args.revocation_trials} trials each...", flush=True)
+        metrics.update(await revocation.measure(bootstrap, trials=args.revocation_trials))
         shutil.rmtree(work, ignore_errors=True)
     return metrics
 
@@ -295,6 +318,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=30_000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--latency-seconds", type=float, default=8.0)
+    parser.add_argument("--revocation-trials", type=int, default=15)
     args = parser.parse_args()
     metrics = asyncio.run(main_async(args))
     document = {

@@ -1,7 +1,8 @@
 """Worker processes, one per measurement, so each gets a core of its own.
 
-    python -m bench.workers relay  ROOT BOOTSTRAP COUNT GROUP
-    python -m bench.workers router ROOT BOOTSTRAP COUNT GROUP   (COUNT 0: serve until SIGTERM)
+    python -m bench.workers relay       ROOT BOOTSTRAP COUNT GROUP
+    python -m bench.workers router      ROOT BOOTSTRAP COUNT GROUP   (COUNT 0: serve until SIGTERM)
+    python -m bench.workers router-open ROOT BOOTSTRAP COUNT GROUP   (agreements and consent not enforced)
 
 Each prints one JSON line: how many envelopes it moved and how fast.
 """
@@ -105,18 +106,19 @@ async def relay(fed: Federation, bootstrap: str, count: int, group: str) -> dict
         await producer.stop()
 
 
-async def route(fed: Federation, bootstrap: str, count: int, group: str) -> dict[str, float]:
-    """The hub router, every check on, auditing every decision to SQLite."""
+async def route(fed: Federation, bootstrap: str, count: int, group: str, *, enforce: bool = True) -> dict[str, float]:
+    """The hub router, every check on (agreements and consent too, unless not ``enforce``), auditing to SQLite."""
     db_dir = Path(tempfile.mkdtemp(prefix="onedoor-bench-db-"))
     engine = make_engine(f"sqlite:///{db_dir / 'hub.sqlite3'}")
     Base.metadata.create_all(engine)
     factory = make_session_factory(engine)
-    tables = fed.tables()
+    tables = fed.tables(enforce=enforce)
     config = RouterConfig(
         bootstrap_servers=bootstrap,
         topics=fed.topics,
         limits=Limits(max_envelope_bytes=1_048_576, max_ttl_ms=7 * 86_400_000, clock_skew_ms=120_000),
         group_id=group,
+        listen_for_policy=False,  # the tables are fixed for the run
     )
     router = Router(config, load_tables=lambda: tables, audit=audit_sink(factory))
     async with router:
@@ -143,8 +145,10 @@ def main() -> None:
     """Run one worker and print its figures."""
     mode, root, bootstrap, count, group = sys.argv[1], Path(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
     fed = Federation.load(root)
-    runner = relay if mode == "relay" else route
-    result = asyncio.run(runner(fed, bootstrap, count, group))
+    if mode == "relay":
+        result = asyncio.run(relay(fed, bootstrap, count, group))
+    else:
+        result = asyncio.run(route(fed, bootstrap, count, group, enforce=mode != "router-open"))
     result["max_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result), flush=True)
 

@@ -11,13 +11,21 @@ may share with each borough and each borough with the Met, but boroughs may not 
 each other under it. An agreement whose only party is a group is the exception: its members
 share among themselves. Which data classes may flow in which direction is said by the
 provisions (``senders`` / ``recipients``); anything no provision permits is not shared.
+
+**Contract versions.** The parties approve an agreement against the contract versions that
+exist when they approve it. ``contract_versions`` pins each contract to the version they saw;
+a later version's fields that the pinned one lacks are shared only if they are ``operational``
+(``consent.contract.SENSITIVE``), until an amendment pinned to the new version is approved.
+No pin (an empty mapping, or a contract left out of it) means every version is covered as is.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
+from types import MappingProxyType
 
 from consent.basis import LawfulBasis
 from consent.errors import Invalid, invalid
@@ -25,6 +33,8 @@ from consent.ids import AgreementId
 from consent.model import ALWAYS, Actor, ActorScope, DataClass, Effect, Period, Provision, to_ms
 from consent.rules import Rule, flatten
 from onedoor.ids import ContractName, Purpose
+
+_NO_PINS: Mapping[ContractName, int] = MappingProxyType({})
 
 
 class AgreementState(StrEnum):
@@ -48,8 +58,9 @@ class Agreement:
 
     Raises:
         ValidationFailed: ``agreement.invalid_version``, ``agreement.invalid_parties``,
-            ``agreement.nothing_agreed``, ``agreement.invalid_retention``, and the provision
-            codes of ``consent.rules.flatten``.
+            ``agreement.nothing_agreed``, ``agreement.invalid_retention``,
+            ``agreement.pinned_contract_not_covered``, and the provision codes of
+            ``consent.rules.flatten``.
     """
 
     id: AgreementId
@@ -72,6 +83,9 @@ class Agreement:
     period: Period = ALWAYS
     """When it has effect."""
     title: str = ""
+    contract_versions: Mapping[ContractName, int] = field(default_factory=lambda: _NO_PINS, hash=False)
+    """The version of each contract the parties approved it against (read-only). Fields a later
+    version adds are withheld unless operational; a contract without a pin is not restricted."""
     rules: tuple[Rule, ...] = field(init=False, repr=False, compare=False)
     """The provisions flattened for the engine."""
     review_ms: int = field(init=False, repr=False, compare=False)
@@ -82,6 +96,8 @@ class Agreement:
         object.__setattr__(self, "contracts", frozenset(ContractName(c) for c in self.contracts))
         object.__setattr__(self, "purposes", frozenset(Purpose(p) for p in self.purposes))
         object.__setattr__(self, "provisions", tuple(self.provisions))
+        pins = {ContractName(c): v for c, v in sorted(self.contract_versions.items())}
+        object.__setattr__(self, "contract_versions", MappingProxyType(pins) if pins else _NO_PINS)
         if self.version < 1:
             raise invalid(Invalid.BAD_VERSION, f"agreement versions start at 1, not {self.version}")
         scopes = {p.scope for p in self.parties}
@@ -91,6 +107,12 @@ class Agreement:
             raise invalid(Invalid.PARTIES, "an agreement needs two parties, or one group whose members share")
         if not self.contracts or not self.purposes:
             raise invalid(Invalid.NOTHING_AGREED, "an agreement must name at least one contract and one purpose")
+        outside = sorted(c for c, v in pins.items() if c not in self.contracts or v < 1)
+        if outside:
+            raise invalid(
+                Invalid.PIN_NOT_COVERED,
+                f"contract version pins must name a contract of the agreement and a version >= 1: {', '.join(outside)}",
+            )
         if self.retention <= timedelta(0):
             raise invalid(Invalid.BAD_RETENTION, "retention must be a positive period")
         object.__setattr__(self, "rules", flatten(self.provisions, self.purposes))

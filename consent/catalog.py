@@ -59,6 +59,10 @@ class Catalog:
             purposes=purposes,
         )
 
+    def pinned(self, agreement: Agreement) -> Mapping[ContractName, TaggedContract]:
+        """The contract versions ``agreement`` is pinned to (run ``check`` first)."""
+        return MappingProxyType({c: self.contracts[(str(c), v)] for c, v in agreement.contract_versions.items()})
+
     def agencies(self, actor: Actor) -> frozenset[AgencyId]:
         """The agencies a party names (a named agency, or a group's members).
 
@@ -80,7 +84,8 @@ class Catalog:
         """Check what an agreement refers to.
 
         Raises:
-            ValidationFailed: ``purpose.unknown``, ``contract.unknown``, ``actor.unknown``,
+            ValidationFailed: ``purpose.unknown``, ``contract.unknown``,
+                ``agreement.contract_version_unknown``, ``actor.unknown``,
                 ``actor.not_party``, ``agreement.class_not_in_contract``,
                 ``agreement.no_special_category_condition``, ``agreement.no_criminal_offence_condition``.
         """
@@ -90,6 +95,12 @@ class Catalog:
         missing = sorted(agreement.contracts - self.contract_classes.keys())
         if missing:
             raise invalid(Invalid.UNKNOWN_CONTRACT, f"unknown contract(s): {', '.join(missing)}")
+        unpinnable = sorted(f"{c} v{v}" for c, v in agreement.contract_versions.items() if (c, v) not in self.contracts)
+        if unpinnable:
+            raise invalid(
+                Invalid.CONTRACT_VERSION_UNKNOWN,
+                f"pinned to contract version(s) not registered: {', '.join(unpinnable)}",
+            )
         party_agencies: set[AgencyId] = set()
         for party in agreement.parties:
             party_agencies |= self.agencies(party)

@@ -6,6 +6,13 @@ tag "for the whole" (contracts/README.md): sharing a part of a record whose whol
 shared would still tell the recipient about the whole. So the allowed set is always closed
 under ancestors, and a projection keeps a field only with its parents.
 
+**Fields added after an agreement was approved.** An agreement pins the contract version its
+parties approved. ``added_since(pinned)`` is what a newer version holds that they did not see:
+every field whose class is sensitive (``SENSITIVE``: all but ``operational``) and that the
+pinned version lacks, or carried under another class, together with every field inside such
+a field (a part of a record that may not be shared may not be shared either). The engine
+withholds those until the agreement is amended to the newer version and approved again.
+
 **Shapes.** To project a decoded body exactly, the engine must know whether a dict at a path is
 a record (its keys are field names) or a map (its keys are data). Tags alone cannot say, so
 ``from_schema`` reads it from the schema; a union offering both a record and a map at one
@@ -29,6 +36,11 @@ from contracts.fingerprint import contract_digest
 from contracts.parsing import SchemaSource, parse_fastavro
 from contracts.sensitivity import TAG_ATTRIBUTE, field_tags
 from onedoor.ids import ContractName
+
+SENSITIVE: Final = frozenset(DataClass) - {DataClass.OPERATIONAL}
+"""Classes a new contract version may not start sharing under an agreement approved before it.
+Everything but ``operational`` (ids, timestamps, statuses): ``demographic`` holds ethnicity, a
+special category, and ``contact`` names people, so neither is harmless to add unseen."""
 
 
 class Kind(Enum):
@@ -72,6 +84,7 @@ class TaggedContract:
     """Every class some field carries."""
     _chains: Mapping[str, frozenset[DataClass]] = field(init=False, repr=False)
     _allowed: dict[frozenset[DataClass], tuple[frozenset[str], frozenset[DataClass]]] = field(init=False, repr=False)
+    _added: dict[tuple[str, int, str], frozenset[str]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "key", (str(self.name), self.version, self.digest))
@@ -82,6 +95,7 @@ class TaggedContract:
             chains[path] = chains.get(parent, frozenset()) | {klass}
         object.__setattr__(self, "_chains", MappingProxyType(chains))
         object.__setattr__(self, "_allowed", {})
+        object.__setattr__(self, "_added", {})
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, TaggedContract) and other.key == self.key
@@ -135,6 +149,23 @@ class TaggedContract:
             fields = frozenset(p for p, chain in self._chains.items() if chain <= classes)
             found = (fields, frozenset(self.tags[p] for p in fields))
             self._allowed[classes] = found
+        return found
+
+    def added_since(self, pinned: TaggedContract) -> frozenset[str]:
+        """Field paths not approved under an agreement pinned to ``pinned`` (cached per pinned version).
+
+        Sensitive fields that ``pinned`` lacks or tags differently, and every field inside them.
+        Empty when ``pinned`` is this version or a newer one.
+        """
+        found = self._added.get(pinned.key)
+        if found is None:
+            found = frozenset()
+            if pinned.version < self.version:
+                old = pinned.tags
+                new = {p for p, klass in self.tags.items() if klass in SENSITIVE and old.get(p) != klass}
+                rest = self.tags.keys() - new
+                found = frozenset(p for p in self.tags if p in new or not _parents_in(p, rest))
+            self._added[pinned.key] = found
         return found
 
     def closure(self, allowed: frozenset[str] | set[str]) -> frozenset[str]:

@@ -14,8 +14,11 @@ outcome, and answers in a few dict hits once the memo is warm. The steps:
    a kind or group, which beats anyone (on the sender and the recipient axis); **deny wins
    among equally specific provisions**; nothing permitted unless a provision permits it. A
    field is allowed when its class, and the class of every record it sits in, is permitted
-   (``TaggedContract.fields_for``). No allowed field: ``provision.denied`` (a deny won) or
-   ``provision.none`` (nothing matched).
+   (``TaggedContract.fields_for``). Then, when the message's contract version is newer than
+   the one the agreement is pinned to, the sensitive fields the pinned version lacks (and
+   the fields inside them) are withheld (``fields.not_approved``, naming the field paths;
+   ``TaggedContract.added_since``). No allowed field: ``provision.denied`` (a deny won),
+   ``provision.none`` (nothing matched) or ``fields.not_approved`` (only unapproved fields).
 3. **Consent** (``consent.subject.judge_consent``): for a message about a young person, each
    permitting agreement is judged against the subject's consent state and the agreement's
    lawful basis. Refused or withdrawn consent denies unless the basis does not rest on
@@ -39,7 +42,7 @@ from consent.index import AgreementIndex, Compiled
 from consent.model import Action, DataClass, Effect, Member
 from consent.period import FOREVER, NEVER
 from consent.reasons import Reason, ReasonCode
-from consent.rules import resolve
+from consent.rules import Verdict, resolve
 from consent.subject import ConsentState, Judgement, judge_consent
 from onedoor.ids import AgencyId, Purpose
 
@@ -237,23 +240,46 @@ def _judge(compiled: Compiled, sender: Member, recipient: Member, request: Decis
     option: _Option | None = compiled.cache.get(key)
     if option is not None:
         return option
+    judged = _permit(compiled, contract, verdict, overdue)
+    if isinstance(judged, _Option):
+        compiled.cache[key] = judged
+    return judged
+
+
+def _permit(compiled: Compiled, contract: TaggedContract, verdict: Verdict, overdue: bool) -> _Option | Reason:
+    """What the provisions' verdict lets through of ``contract``, less what the parties have not approved."""
     fields, classes = contract.allowed(verdict.permitted & contract.classes)
     if not fields:
         denied = verdict.denied & contract.classes
         if denied:
             return _reason(compiled, ReasonCode.PROVISION_DENIED, _names(denied))
         return _reason(compiled, ReasonCode.NOTHING_PERMITTED)
+    withheld = contract.classes - classes
+    unapproved = _unapproved(compiled, contract, fields)
+    if unapproved:
+        fields = fields - unapproved
+        if not fields:
+            return _reason(compiled, ReasonCode.NOT_APPROVED, ", ".join(sorted(unapproved)))
+        classes = frozenset(contract.tags[p] for p in fields)
+    agreement = compiled.agreement
     ident = agreement.id
     reasons = [Reason(ReasonCode.PERMITTED, ident, _names(classes))]
-    withheld = contract.classes - classes
     if withheld:
         reasons.append(Reason(ReasonCode.WITHHELD, ident, _names(withheld)))
+    if unapproved:
+        reasons.append(Reason(ReasonCode.NOT_APPROVED, ident, ", ".join(sorted(unapproved))))
     if overdue:
         reasons.append(Reason(ReasonCode.REVIEW_OVERDUE, ident, f"review date {agreement.review_date.isoformat()}"))
     base = Decision(Effect.PERMIT, fields, classes, ident, agreement.version, agreement.lawful_basis, tuple(reasons))
-    option = _Option(agreement.lawful_basis.rests_on_consent, base)
-    compiled.cache[key] = option
-    return option
+    return _Option(agreement.lawful_basis.rests_on_consent, base)
+
+
+def _unapproved(compiled: Compiled, contract: TaggedContract, fields: frozenset[str]) -> frozenset[str]:
+    """Of ``fields``, those the agreement's parties have not approved: added after its pinned version."""
+    pinned = compiled.pins.get(contract.name)
+    if pinned is None or pinned.version >= contract.version:
+        return frozenset()
+    return fields & contract.added_since(pinned)
 
 
 def _reason(compiled: Compiled, code: ReasonCode, detail: str = "") -> Reason:

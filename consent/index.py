@@ -22,13 +22,14 @@ from typing import Any, Final
 
 from consent.agreement import Agreement
 from consent.catalog import Catalog
+from consent.contract import TaggedContract
 from consent.errors import Invalid, invalid
 from consent.ids import AgreementId
 from consent.model import Member
 from consent.period import FOREVER, NEVER
 from consent.rules import boundaries
 from onedoor.errors import ValidationFailed
-from onedoor.ids import AgencyId
+from onedoor.ids import AgencyId, ContractName
 
 MEMO_LIMIT: Final = 262_144
 """Entries kept before the memo is cleared (a few hundred bytes each)."""
@@ -45,6 +46,8 @@ class Compiled:
     """A single group whose members share among themselves."""
     boundaries: tuple[int, ...]
     """Sorted times at which its outcome may change."""
+    pins: Mapping[ContractName, TaggedContract] = field(default_factory=dict)
+    """The contract version each pinned contract was approved at (``Agreement.contract_versions``)."""
     cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
     """``consent.decide``'s reasons and outcomes for this agreement, shared by every flow it decides."""
 
@@ -67,7 +70,8 @@ def compile_agreement(agreement: Agreement, catalog: Catalog) -> Compiled:
     """Check an agreement against the catalogue and precompute its lookups.
 
     Raises:
-        ValidationFailed: the codes of ``Catalog.check``.
+        ValidationFailed: the codes of ``Catalog.check`` (``agreement.contract_version_unknown``
+            for a pin to a version the catalogue lacks).
     """
     catalog.check(agreement)
     parties_of: dict[AgencyId, set[int]] = {}
@@ -82,6 +86,7 @@ def compile_agreement(agreement: Agreement, catalog: Catalog) -> Compiled:
         parties_of={a: frozenset(p) for a, p in parties_of.items()},
         single_party=len(agreement.parties) == 1,
         boundaries=tuple(sorted(times)),
+        pins=catalog.pinned(agreement),
     )
 
 

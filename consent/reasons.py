@@ -2,7 +2,7 @@
 
 Codes appear in decisions, dead letters, audit records and ``onedoor agreement explain``.
 Never rename one; add a new one. A reason never carries personal data: its ``detail`` names
-data classes or times, never a young person.
+data classes, schema field paths or times, never a young person.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ class ReasonCode(StrEnum):
     # What a permit rests on, and what it leaves out.
     PERMITTED = "agreement.permits"
     WITHHELD = "fields.withheld"
+    NOT_APPROVED = "fields.not_approved"
     REVIEW_OVERDUE = "agreement.review_overdue"
     # The young person's consent.
     CONSENT_GIVEN = "consent.given"
@@ -73,6 +74,10 @@ SENTENCES: Final[dict[ReasonCode, str]] = {
     ),
     ReasonCode.PERMITTED: "The agreement permits this data to this recipient for this purpose.",
     ReasonCode.WITHHELD: "Part of the message is withheld: the agreement does not permit that data to this recipient.",
+    ReasonCode.NOT_APPROVED: (
+        "Fields added to the contract after the agreement was approved are withheld until the agreement "
+        "is amended and re-approved."
+    ),
     ReasonCode.REVIEW_OVERDUE: "The agreement is past its review date: the parties should review it.",
     ReasonCode.CONSENT_GIVEN: "Consent to share was given.",
     ReasonCode.CONSENT_NOT_RECORDED: (
@@ -109,7 +114,7 @@ class Reason:
     agreement_id: AgreementId | None = None
     """The agreement it is about, if any."""
     detail: str = ""
-    """Data classes or times it concerns; never personal data."""
+    """Data classes, schema field paths or times it concerns; never personal data."""
 
     @property
     def sentence(self) -> str:

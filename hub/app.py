@@ -36,8 +36,11 @@ from hub.auth.api import router as auth_router
 from hub.auth.deps import require
 from hub.auth.issuer import token_policy
 from hub.auth.roles import Role
+from hub.consents.api import router as consents_router
 from hub.deps import WRITE_ERRORS, FieldProblem, RequestInvalidBody, error_responses
+from hub.explain.api import router as explain_router
 from hub.health.api import router as health_router
+from hub.policy.api import router as policy_router
 from hub.policy.bus import PolicyAnnouncer, ensure_policy_topic
 from hub.policy.changes import announce_commits
 from onedoor.db import transaction
@@ -80,7 +83,14 @@ TAGS = [
         "name": "agreements",
         "description": "Information-sharing agreements: propose, approve by every party agency, suspend, revoke.",
     },
+    {"name": "explain", "description": "Why a message was delivered or refused, or a request permitted or denied."},
+    {
+        "name": "consents",
+        "description": "A young person's consent, by subject token: given, refused, withdrawn, not sought "
+        "(with a ground), and reviewed, time-boxed emergency overrides.",
+    },
     {"name": "contracts", "description": "Data contracts (schemas and rules) that envelopes must conform to."},
+    {"name": "policy", "description": "What connectors decide sharing with: agreements, agency kinds, contract tags."},
     {"name": "health", "description": "Liveness and readiness probes."},
     {"name": "auth", "description": "Check a bearer token against this hub."},
 ]
@@ -247,7 +257,10 @@ def create_app(settings: Settings, *, bootstrap: str | None = None) -> FastAPI:
     with_input = error_responses(422, 500)
     app.include_router(agencies_router, responses=with_input)
     app.include_router(directory_router, responses=error_responses(500))
+    app.include_router(policy_router, responses=error_responses(500))
     app.include_router(agreements_router, responses=with_input)
+    app.include_router(consents_router, responses=with_input)
+    app.include_router(explain_router, responses=with_input)
     _include_guarding_writes(app, contracts_router, with_input)
     app.include_router(health_router, responses=error_responses(500))
     app.include_router(auth_router, responses=error_responses(500))

@@ -7,6 +7,7 @@ import typer
 from hub.agreements.cli import app as agreement_app
 from hub.auth.cli import app as admin_app
 from hub.cli import app as hub_app
+from hub.consents.cli import app as consent_app
 from onedoor.demo import demo
 from onedoor.kafka.cli import app as kafka_app
 
@@ -20,6 +21,7 @@ app.add_typer(kafka_app, name="kafka")
 app.add_typer(hub_app, name="hub")
 app.add_typer(admin_app, name="admin")
 app.add_typer(agreement_app, name="agreement")
+app.add_typer(consent_app, name="consent")
 app.command(name="demo")(demo)
 
 

@@ -18,6 +18,8 @@ from onedoor.ids import AgencyId, AgreementId, ContractName, CorrelationId, Mess
 
 REFERRAL = ContractName("onedoor.referral.MasterReferral")
 SENTINEL = "ZZ-SENTINEL-Fakename-Testchild-7Q"
+SUBJECT = "st1_FAKEtokenForTestsOnly00"
+"""The young person every factory envelope is about (an obviously fake subject token)."""
 
 
 @dataclass
@@ -84,6 +86,7 @@ class World:
         contract: ContractName = REFERRAL,
         version: int = 1,
         agreement: str | None = None,
+        subject_token: str | None = SUBJECT,
     ) -> Header:
         now = int(time.time() * 1000) if created_ms is None else created_ms
         return Header(
@@ -95,7 +98,7 @@ class World:
             sender_encryption_key=sender.encryption_key_id,
             recipients=tuple(r.agency for r in recipients),
             purpose=Purpose("safeguarding-referral"),
-            subject_token=SubjectToken("st1_FAKEtokenForTestsOnly00"),
+            subject_token=None if subject_token is None else SubjectToken(subject_token),
             created_at_ms=now,
             expires_at_ms=now + ttl_ms,
             correlation_id=CorrelationId.new(),

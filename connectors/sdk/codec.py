@@ -25,7 +25,12 @@ class ContractCodecs:
         """Learn one more registered version."""
         self._versions[(contract, version)] = schema
 
-    def _schema(self, contract: str, version: int) -> ContractSchema:
+    def schema(self, contract: str, version: int) -> ContractSchema:
+        """The schema of that contract version.
+
+        Raises:
+            NotFound: ``contract.unknown`` or ``contract.version_unknown``.
+        """
         schema = self._versions.get((contract, version))
         if schema is None:
             known = any(name == contract for name, _ in self._versions)
@@ -42,10 +47,10 @@ class ContractCodecs:
 
     def encode(self, contract: str, version: int, body: Mapping[str, Any]) -> bytes:
         """Avro-encode ``body`` with that contract version."""
-        return codec.encode(self._schema(contract, version), body)
+        return codec.encode(self.schema(contract, version), body)
 
     def decode(self, contract: str, version: int, data: bytes) -> dict[str, Any]:
         """Decode a body written with ``version``, read as the newest version known."""
-        writer = self._schema(contract, version)
-        reader = self._schema(contract, self.latest(contract))
+        writer = self.schema(contract, version)
+        reader = self.schema(contract, self.latest(contract))
         return codec.decode(data, writer, reader)

@@ -4,6 +4,14 @@ Plaintext exists only here. Every failure to open has its own reason code; a ref
 envelope is never handed to the agency's application, and it is reported to the hub (which
 dead-letters and audits it) through the agency's own outbound topic, the only topic an
 agency may write.
+
+With a ``SharingPolicy`` the connector enforces agreements at both ends. Sending, it decides
+each recipient, refuses the whole message if any recipient is denied (``sharing.denied``),
+and seals one envelope per group of recipients that rely on the same agreement and may
+receive the same fields, each cut down to those fields and naming its agreement in the
+header. Receiving, it decides again as the recipient and drops any field it is not entitled
+to, or refuses the message (``agreement.not_entitled``). The plaintext is a frame
+(``connectors.sdk.frame``) that says which fields the sender included.
 """
 
 from __future__ import annotations
@@ -17,6 +25,15 @@ from typing import Any, Protocol
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from connectors.sdk.directory import PublicDirectory
+from connectors.sdk.frame import frame, unframe
+from connectors.sdk.policy import SharingDenied, SharingPolicy
+from consent.contract import TaggedContract
+from consent.decide import Decision
+from consent.project import project, projection_schema
+from consent.subject import ConsentState
+from contracts import codec as avro
+from contracts.catalog import ContractSchema
+from contracts.parsing import parse_fastavro
 from onedoor.envelope import hubmac, report
 from onedoor.envelope.cloudevents import ce_headers
 from onedoor.envelope.header import Header
@@ -26,7 +43,7 @@ from onedoor.envelope.reasons import EnvelopeRejected, Reason
 from onedoor.envelope.seal import seal
 from onedoor.envelope.window import MessageWindow
 from onedoor.errors import OneDoorError
-from onedoor.ids import AgencyId, ContractName, CorrelationId, KeyId, MessageId, Purpose, SubjectToken
+from onedoor.ids import AgencyId, AgreementId, ContractName, CorrelationId, KeyId, MessageId, Purpose, SubjectToken
 from onedoor.logging import get_logger
 from onedoor.topics import TopicNames
 
@@ -38,14 +55,18 @@ _OPEN_REASONS = {
 }
 
 
+_PROJECTIONS_KEPT = 256
+"""Derived schemas kept per contract version (one per field set seen; a sender could vary them)."""
+
+
 class BodyCodec(Protocol):
-    """Encodes and decodes message bodies by contract and version."""
+    """Encodes message bodies, and knows the schema of each contract version."""
 
     def encode(self, contract: str, version: int, body: Mapping[str, Any]) -> bytes:
         """Avro-encode ``body``; raises a OneDoorError for an unknown contract or bad value."""
 
-    def decode(self, contract: str, version: int, data: bytes) -> dict[str, Any]:
-        """Decode ``data`` written with that contract version."""
+    def schema(self, contract: str, version: int) -> ContractSchema:
+        """The schema of that contract version; raises NotFound ``contract.unknown`` / ``contract.version_unknown``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +75,52 @@ class ReceivedMessage:
 
     header: Header
     body: dict[str, Any]
+    """Decoded with the header's contract version, holding only ``fields``."""
+    fields: frozenset[str] = frozenset()
+    """Field paths this agency received (what the sender included, less what was dropped)."""
+    dropped: frozenset[str] = frozenset()
+    """Field paths the sender included that this agency is not entitled to: removed before hand-over."""
+    withheld: frozenset[str] = frozenset()
+    """Field paths of the contract version not received (left out by the sender, or dropped here)."""
+
+    @property
+    def dropped_count(self) -> int:
+        """How many fields were dropped on receipt."""
+        return len(self.dropped)
+
+
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    """One sealed envelope, ready to ``publish``."""
+
+    header: Header
+    value: bytes
+    """The envelope bytes."""
+    fields: frozenset[str]
+    """Field paths its body holds (every field of the contract version without a policy)."""
+
+
+@dataclass(slots=True)
+class _ContractView:
+    """One contract version as the connector frames and projects it."""
+
+    schema: ContractSchema
+    tagged: TaggedContract
+    paths: tuple[str, ...]
+    """Field paths in schema order: the frame's bitmap order."""
+    every: frozenset[str]
+    projections: dict[frozenset[str], dict[str, Any]] = field(default_factory=dict)
+
+    def writer(self, fields: frozenset[str]) -> ContractSchema | dict[str, Any]:
+        """The schema a body holding ``fields`` is written with (derived once per field set)."""
+        if fields == self.every:
+            return self.schema
+        found = self.projections.get(fields)
+        if found is None:
+            if len(self.projections) >= _PROJECTIONS_KEPT:
+                self.projections.clear()
+            found = self.projections[fields] = parse_fastavro(projection_schema(self.schema, fields))
+        return found
 
 
 @dataclass(slots=True)
@@ -63,6 +130,8 @@ class ConnectorStats:
     sent: int = 0
     received: int = 0
     duplicates: int = 0
+    dropped_fields: int = 0
+    """Fields removed from received messages because this agency was not entitled to them."""
     refused: dict[str, int] = field(default_factory=dict)
 
 
@@ -81,10 +150,14 @@ class Connector:
         bootstrap_servers: str,
         topics: TopicNames,
         old_keys: Mapping[KeyId, Any] | None = None,
+        policy: SharingPolicy | None = None,
     ) -> None:
         self.agency: AgencyId = keys.agency
         self._keys = keys
         self.directory = directory
+        self.policy = policy
+        """The sharing policy to enforce; ``None`` sends every field to anyone and keeps all it receives."""
+        self._views: dict[tuple[str, int], _ContractView] = {}
         self._codec = codec
         self._bootstrap = bootstrap_servers
         self._topics = topics
@@ -148,44 +221,135 @@ class Connector:
         subject_token: SubjectToken | None = None,
         correlation_id: CorrelationId | None = None,
         ttl: timedelta = timedelta(days=1),
-    ) -> tuple[Header, bytes]:
-        """Encode, encrypt, sign and MAC a message without sending it.
+        agreement: AgreementId | None = None,
+        consent: ConsentState | None = None,
+    ) -> list[Sealed]:
+        """Encode, project, encrypt, sign and MAC a message without sending it.
+
+        With a policy, each recipient is decided first; recipients relying on the same agreement
+        and allowed the same fields share one envelope, whose body holds only those fields.
+
+        Args:
+            contract: the contract the body is written with.
+            version: its registered version.
+            recipients: the agencies to send to.
+            purpose: the purpose relied on (in the header).
+            body: the message, as the contract version's record.
+            subject_token: the young person's ``st1_...`` token, if the message is about one.
+            correlation_id: ties a reply to a referral; a new one by default.
+            ttl: how long the envelopes stay deliverable.
+            agreement: the agreement to rely on; with a policy only it is considered, without
+                one it is named in the header as is.
+            consent: what this agency knows of the subject's consent; by default ``not recorded``
+                when ``subject_token`` is given (the hub holds the records and enforces them).
+
+        Returns:
+            One ``Sealed`` per group of recipients, in the order of their first recipient.
 
         Raises:
             EnvelopeRejected: ``recipient.unknown`` for a recipient not in the directory.
+            SharingDenied: ``sharing.denied`` when the policy permits nothing to some recipient.
             OneDoorError: the codec's error for an unknown contract or an invalid body.
         """
-        recipient_keys = [self.directory.recipient(r) for r in recipients]
+        recipient_keys = {r: self.directory.recipient(r) for r in dict.fromkeys(recipients)}
+        view = self._view(contract, version)
         encoded = self._codec.encode(contract, version, body)
         now = int(time.time() * 1000)
-        header = Header(
-            message_id=MessageId.new(),
-            contract=contract,
-            contract_version=version,
-            sender=self.agency,
-            sender_signing_key=self._keys.signing_key_id,
-            sender_encryption_key=self._keys.encryption_key_id,
-            recipients=tuple(recipients),
-            purpose=purpose,
-            subject_token=subject_token,
-            created_at_ms=now,
-            expires_at_ms=now + int(ttl.total_seconds() * 1000),
-            correlation_id=correlation_id or CorrelationId.new(),
+        if consent is None and subject_token is not None:
+            consent = ConsentState.not_recorded()
+        groups = self._groups(
+            view, list(recipient_keys), purpose=purpose, now=now, agreement=agreement, consent=consent
         )
-        value = seal(
-            header=header, body=encoded, sender=self._keys, recipients=recipient_keys, hub_mac_key=self._mac_key
-        )
-        return header, value
+        correlation = correlation_id or CorrelationId.new()
+        decoded: dict[str, Any] | None = None
+        sealed = []
+        for (relied_on, fields), members in groups.items():
+            if fields == view.every:
+                payload = encoded
+            else:
+                # Project the decoded body: values in the form the schema gives them, nothing unknown.
+                decoded = decoded if decoded is not None else avro.decode(encoded, view.schema)
+                payload = avro.encode(view.writer(fields), project(decoded, view.tagged, fields))
+            header = Header(
+                message_id=MessageId.new(),
+                contract=contract,
+                contract_version=version,
+                sender=self.agency,
+                sender_signing_key=self._keys.signing_key_id,
+                sender_encryption_key=self._keys.encryption_key_id,
+                recipients=tuple(members),
+                purpose=purpose,
+                subject_token=subject_token,
+                created_at_ms=now,
+                expires_at_ms=now + int(ttl.total_seconds() * 1000),
+                correlation_id=correlation,
+                agreement=relied_on,
+            )
+            value = seal(
+                header=header,
+                body=frame(view.paths, fields, payload),
+                sender=self._keys,
+                recipients=[recipient_keys[m] for m in members],
+                hub_mac_key=self._mac_key,
+            )
+            sealed.append(Sealed(header, value, fields))
+        return sealed
 
-    async def send(self, **message: Any) -> Header:
-        """Seal a message (same arguments as ``seal``) and publish it to this agency's outbound topic.
+    def _groups(
+        self,
+        view: _ContractView,
+        recipients: list[AgencyId],
+        *,
+        purpose: Purpose,
+        now: int,
+        agreement: AgreementId | None,
+        consent: ConsentState | None,
+    ) -> dict[tuple[AgreementId | None, frozenset[str]], list[AgencyId]]:
+        """Recipients by (agreement relied on, fields allowed); refuses if any recipient is denied."""
+        if self.policy is None:
+            return {(agreement, view.every): recipients}
+        groups: dict[tuple[AgreementId | None, frozenset[str]], list[AgencyId]] = {}
+        denied: dict[AgencyId, Decision] = {}
+        for recipient in recipients:
+            decision = self.policy.decide(
+                sender=self.agency,
+                recipient=recipient,
+                contract=view.tagged,
+                purpose=purpose,
+                at_ms=now,
+                consent=consent,
+                agreement=agreement,
+            )
+            if decision.permitted:
+                groups.setdefault((decision.agreement_id, decision.allowed_fields), []).append(recipient)
+            else:
+                denied[recipient] = decision
+        if denied:
+            raise SharingDenied(denied, contract=view.tagged.name, version=view.tagged.version, purpose=purpose)
+        return groups
+
+    def _view(self, contract: str, version: int) -> _ContractView:
+        """The contract version's schema, tags and derived schemas (raises the codec's NotFound)."""
+        key = (str(contract), version)
+        view = self._views.get(key)
+        if view is None:
+            schema = self._codec.schema(contract, version)
+            tagged = TaggedContract.from_schema(schema, version)
+            view = self._views[key] = _ContractView(schema, tagged, tuple(tagged.tags), frozenset(tagged.tags))
+        return view
+
+    async def send(self, **message: Any) -> list[Header]:
+        """Seal a message (same arguments as ``seal``) and publish every envelope to this agency's outbound topic.
+
+        Nothing is published when sealing fails (an unknown recipient, a denied recipient, a bad body).
 
         Returns:
-            The header that was sent; ``header.message_id`` identifies it everywhere.
+            The headers sent, one per envelope; ``header.message_id`` identifies each everywhere.
         """
-        header, value = self.seal(**message)
-        await self.publish(header, value)
-        return header
+        sealed = self.seal(**message)
+        for item in sealed:
+            await self.publish(item.header, item.value)
+        return [item.header for item in sealed]
 
     async def publish(self, header: Header, value: bytes) -> None:
         """Publish already-sealed envelope bytes and wait for the broker's acknowledgement."""
@@ -203,22 +367,52 @@ class Connector:
         log.info("connector.sent", message_id=header.message_id, contract=header.contract)
 
     def open(self, value: bytes) -> ReceivedMessage:
-        """Verify, decrypt and decode one envelope from the inbox.
+        """Verify, decrypt, unframe and decode one envelope from the inbox; with a policy, check entitlement.
+
+        The body is decoded with the schema of the fields the sender included (writer and reader),
+        so it is in the header's contract version. With a policy the connector decides again, as
+        the recipient, under the header's agreement at the header's ``created_at`` (consent is the
+        hub's to enforce), and removes any field it is not entitled to (``ReceivedMessage.dropped``).
 
         Raises:
             EnvelopeRejected: a distinct reason for each failure (bad signature, not addressed to me,
-                expired, unknown sender key, undecryptable, unknown contract, malformed body).
+                expired, unknown sender key, undecryptable, unknown contract, malformed body or frame,
+                ``agreement.not_entitled`` when the policy permits this agency nothing).
         """
         opened = open_envelope(value, me=self.agency, my_keys=self._decryption_keys, senders=self.directory)
         header = opened.header
         try:
-            body = self._codec.decode(header.contract, header.contract_version, opened.body)
+            view = self._view(header.contract, header.contract_version)
+            included, payload = unframe(view.paths, opened.body)
+            body = avro.decode(payload, view.writer(included))
         except EnvelopeRejected:
             raise
         except OneDoorError as exc:
             reason = _OPEN_REASONS.get(exc.code, Reason.BODY_MALFORMED)
             raise EnvelopeRejected(reason, exc.message) from None
-        return ReceivedMessage(header=header, body=body)
+        fields, dropped = included, frozenset[str]()
+        if self.policy is not None:
+            decision = self.policy.decide(
+                sender=header.sender,
+                recipient=self.agency,
+                contract=view.tagged,
+                purpose=header.purpose,
+                at_ms=header.created_at_ms,
+                agreement=header.agreement,
+            )
+            if not decision.permitted:
+                raise EnvelopeRejected(
+                    Reason.NOT_ENTITLED,
+                    f"{header.message_id}: {self.agency} is not entitled to it under "
+                    f"{header.agreement or 'any agreement'} ({', '.join(decision.codes)})",
+                )
+            dropped = included - decision.allowed_fields
+            if dropped:
+                fields = included & decision.allowed_fields
+                body = project(body, view.tagged, fields)
+                self.stats.dropped_fields += len(dropped)
+                log.warning("connector.fields_dropped", message_id=header.message_id, count=len(dropped))
+        return ReceivedMessage(header, body, fields=fields, dropped=dropped, withheld=view.every - fields)
 
     async def run(self, handler: Handler, *, stop_after: float | None = None) -> None:
         """Hand every new inbox message to ``handler``; commit after each batch is handled.

@@ -37,7 +37,11 @@ router = APIRouter(prefix="/contracts", tags=["contracts"], responses=_ERRORS)
     },
 )
 def register_version(name: str, body: SchemaIn, session: DbSession, response: Response) -> RegistrationOut:
-    """Register a new version of a contract (idempotent for an already registered schema)."""
+    """Register a new version of a contract (idempotent for an already registered schema).
+
+    ``sensitive_additions`` lists the non-operational fields it adds or re-tags relative to the
+    previous version: existing agreements do not share them until amended and re-approved.
+    """
     registered = service.register_version(session, name, body.avro_schema, body.compatibility)
     if not registered.created:
         response.status_code = status.HTTP_200_OK

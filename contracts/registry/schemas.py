@@ -90,11 +90,22 @@ class ContractVersionOut(BaseModel):
     created_at: datetime
 
 
+class SensitiveFieldOut(BaseModel):
+    """A sensitive field that a version adds, or re-tags, relative to the version before it."""
+
+    path: str
+    tag: Sensitivity
+
+
 class RegistrationOut(ContractVersionOut):
     """The version a registration produced, or found."""
 
     created: bool
     """False when this schema was already registered: registering is idempotent."""
+    sensitive_additions: list[SensitiveFieldOut] = []
+    """Fields tagged other than ``operational`` that the previous version lacks or tags otherwise."""
+    sharing_note: str | None = None
+    """When there are any: they are not shared under existing agreements until those are amended."""
 
 
 class ContractOut(BaseModel):

@@ -9,7 +9,7 @@ independently, so any version may have to read data written by any other.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -31,6 +31,7 @@ from contracts.registry.schemas import (
     IncompatibilityOut,
     RegistrationOut,
 )
+from contracts.sensitivity import Sensitivity
 from onedoor.errors import Conflict, NotFound, ValidationFailed
 from onedoor.ids import ContractName
 from onedoor.logging import get_logger
@@ -38,6 +39,11 @@ from onedoor.logging import get_logger
 log = get_logger(__name__)
 
 DEFAULT_MODE = CompatibilityMode.FULL_TRANSITIVE
+NOT_SHARED_YET = (
+    "These sensitive fields are new in this version: they are not shared under existing agreements until "
+    "each agreement is amended to this version and approved again by every party. New operational fields "
+    "are shared at once."
+)
 UNKNOWN_VERSION = "contract.version_unknown"
 _MAX_NAME = 255  # the width of the name columns
 
@@ -79,7 +85,7 @@ def register_version(
         )
     existing = _find(session, schema)
     if existing is not None:
-        return _registration(existing, created=False)
+        return _registration(existing, created=False, before=_previous(session, existing))
     if contract is None:
         contract = Contract(name=schema.name, compatibility=mode or DEFAULT_MODE, created_at=_now())
         session.add(contract)
@@ -101,8 +107,15 @@ def register_version(
     )
     session.add(row)
     _flush(session, schema.name)
-    log.info("contract.registered", contract=row.name, version=row.version, fingerprint=row.fingerprint)
-    return _registration(row, created=True)
+    registered = _registration(row, created=True, before=earlier[-1] if earlier else None)
+    log.info(
+        "contract.registered",
+        contract=row.name,
+        version=row.version,
+        fingerprint=row.fingerprint,
+        sensitive_additions=len(registered.sensitive_additions),
+    )
+    return registered
 
 
 def check_version(session: Session, name: str, schema_json: str) -> CompatibilityOut:
@@ -248,8 +261,30 @@ def _version_out(row: ContractVersion) -> ContractVersionOut:
     return ContractVersionOut.model_validate(_version_fields(row))
 
 
-def _registration(row: ContractVersion, *, created: bool) -> RegistrationOut:
-    return RegistrationOut.model_validate({**_version_fields(row), "created": created})
+def _registration(row: ContractVersion, *, created: bool, before: ContractVersion | None) -> RegistrationOut:
+    added = [] if before is None else sensitive_additions(before.tags, row.tags)
+    return RegistrationOut.model_validate(
+        {
+            **_version_fields(row),
+            "created": created,
+            "sensitive_additions": [{"path": p, "tag": t} for p, t in added],
+            "sharing_note": NOT_SHARED_YET if added else None,
+        }
+    )
+
+
+def sensitive_additions(before: Mapping[str, str], after: Mapping[str, str]) -> list[tuple[str, str]]:
+    """``(path, tag)`` of each field of ``after`` tagged other than operational that ``before`` lacks or tags otherwise.
+
+    The consent engine's rule (``consent.contract.SENSITIVE``, ``TaggedContract.added_since``):
+    agreements pinned to an earlier version do not share these until they are amended.
+    """
+    return [(p, t) for p, t in after.items() if t != Sensitivity.OPERATIONAL and before.get(p) != t]
+
+
+def _previous(session: Session, row: ContractVersion) -> ContractVersion | None:
+    stmt = select(ContractVersion).where(ContractVersion.name == row.name, ContractVersion.version == row.version - 1)
+    return session.scalars(stmt).first()
 
 
 def _version_fields(row: ContractVersion) -> dict[str, object]:

@@ -1,4 +1,4 @@
-"""``onedoor agreement`` commands: propose, approve, suspend, revoke, show and list over the hub API.
+"""``onedoor agreement`` commands: propose, approve, suspend, revoke, show, list and explain over the hub API.
 
 Each command is one or two HTTP calls with a bearer token from ``--token`` or ``ONEDOOR_TOKEN``
 (``onedoor admin token`` mints one in development). Output is for people; errors print the
@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import httpx
 import typer
@@ -22,7 +23,9 @@ from hub.agreements.signing import sign_approval
 from onedoor.settings import ApiSettings
 
 app = typer.Typer(
-    name="agreement", help="Information-sharing agreements: propose, approve, revoke, show, list.", no_args_is_help=True
+    name="agreement",
+    help="Information-sharing agreements: propose, approve, revoke, show, list, explain.",
+    no_args_is_help=True,
 )
 
 _DEFAULT_HUB = f"http://{ApiSettings().host}:{ApiSettings().port}"
@@ -204,3 +207,30 @@ def list_agreements(token: Token = "", hub: Hub = _DEFAULT_HUB) -> None:
             f"{item['id']:<{width}}  {item['latest']:<6}  {item['latest_state']:<10}  {in_force:<8}  "
             f"{', '.join(item['parties'])}"
         )
+
+
+@app.command()
+def explain(
+    message_id: Annotated[str | None, typer.Argument(metavar="MESSAGE_ID", help="The message's id.")] = None,
+    request: Annotated[
+        str | None, typer.Option("--request", metavar="REQUEST_ID", help="An API request's X-Request-ID instead.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the hub's whole answer as JSON.")] = False,
+    token: Token = "",
+    hub: Hub = _DEFAULT_HUB,
+) -> None:
+    """Why a message was delivered or refused, or (--request) why an API request was permitted or denied."""
+    if (message_id is None) == (request is None):
+        raise _fail("name a MESSAGE_ID or --request REQUEST_ID (one of them)")
+    # Both ids reach the URL path: quote them, the hub checks their form.
+    path = (
+        f"/explain/requests/{quote(request, safe='')}"
+        if request is not None
+        else f"/explain/messages/{quote(message_id or '', safe='')}"
+    )
+    out = _call(hub, token, "GET", path)
+    if as_json:
+        typer.echo(json.dumps(out, indent=2, ensure_ascii=False))
+        return
+    for decision in out["decisions"]:
+        typer.echo(decision["line"])

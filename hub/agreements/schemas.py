@@ -113,6 +113,10 @@ class AgreementBody(_Strict):
     parties: list[ActorText] = Field(min_length=1)
     """``agency:<id>`` or ``group:<name>``; every named agency must approve."""
     contracts: list[str] = Field(min_length=1)
+    contract_versions: dict[str, Annotated[int, Field(ge=1)]] = {}
+    """The version of each contract the parties approve it against. ``propose`` pins every contract
+    left out to its newest registered version; fields a later version adds are withheld unless
+    operational, until an amendment pinned to that version is approved. Part of the digest."""
     purposes: list[str] = Field(min_length=1)
     provisions: list[ProvisionIn] = Field(min_length=1)
     """What may flow in which direction; nothing else does."""
@@ -123,8 +127,14 @@ class AgreementBody(_Strict):
     valid_until: AwareDatetime | None = None
 
     def canonical(self) -> bytes:
-        """Canonical JSON: sorted keys, no whitespace, UTF-8; what approvals refer to."""
-        return canonical_json(self.model_dump(mode="json"))
+        """Canonical JSON: sorted keys, no whitespace, UTF-8; what approvals refer to.
+
+        A body without pins (stored before agreements pinned contract versions) leaves the key
+        out, so its digest is the one its parties approved.
+        """
+        return canonical_json(
+            self.model_dump(mode="json", exclude={"contract_versions"} if not self.contract_versions else None)
+        )
 
     def digest(self) -> str:
         """SHA-256 (hex) of the canonical JSON."""
@@ -142,6 +152,7 @@ class AgreementBody(_Strict):
             state=state,
             parties=frozenset(parse_actor(p) for p in self.parties),
             contracts=frozenset(ContractName(c) for c in self.contracts),
+            contract_versions={ContractName(c): v for c, v in self.contract_versions.items()},
             purposes=frozenset(_purposes(self.purposes)),
             provisions=tuple(p.to_engine() for p in self.provisions),
             lawful_basis=LawfulBasis(

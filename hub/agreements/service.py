@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -77,13 +77,30 @@ def catalog_for(session: Session, agreements: Sequence[Agreement]) -> Catalog:
     return catalog(session, sorted(GroupName(a.name) for a in named if a.scope is ActorScope.GROUP))
 
 
+def pin(session: Session, body: AgreementBody) -> AgreementBody:
+    """``body`` with each contract it names and does not pin pinned to its newest registered version.
+
+    A contract with no registered version stays unpinned (``check`` refuses it as unknown);
+    an explicit pin is kept as written (``check`` refuses one that is not registered).
+    """
+    rows = session.execute(
+        select(ContractVersion.name, func.max(ContractVersion.version))
+        .where(ContractVersion.name.in_(body.contracts))
+        .group_by(ContractVersion.name)
+    )
+    newest = dict(rows.tuples().all())
+    pins = {c: newest[c] for c in body.contracts if c in newest} | body.contract_versions
+    return body if pins == body.contract_versions else body.model_copy(update={"contract_versions": pins})
+
+
 def check(session: Session, body: AgreementBody) -> Agreement:
     """Validate ``body`` with the consent engine and the hub's catalogue; return the engine's agreement.
 
     Raises:
         ValidationFailed: the engine's codes (``purpose.unknown``, ``data_class.unknown``,
-            ``agreement.class_not_in_contract``, ``actor.unknown`` ...), or
-            ``agreement.no_signatory`` when no party is a named agency.
+            ``agreement.class_not_in_contract``, ``actor.unknown``,
+            ``agreement.contract_version_unknown`` for a pin to a version never registered ...),
+            or ``agreement.no_signatory`` when no party is a named agency.
     """
     agreement = body.to_engine(1, VersionState.PROPOSED.engine_state())
     if not signatories(body):
@@ -119,11 +136,13 @@ def party_agencies(session: Session, agreement_id: str, version: int | None = No
 def propose(session: Session, new: AgreementPropose, *, by: str, now: datetime | None = None) -> AgreementVersion:
     """Record a new agreement, or an amendment of the latest version, as proposed.
 
+    Each contract it names is pinned to its newest registered version unless the proposer
+    pinned it (``pin``); the pins are part of the body, so of the digest every party approves.
     A pending (proposed) earlier version is superseded at once; the version in force stays in
     force until this one is approved by every party agency.
     """
     now = _now(now)
-    body = new.agreement
+    body = pin(session, new.agreement)
     check(session, body)
     existing = list(
         session.scalars(

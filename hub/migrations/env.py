@@ -18,6 +18,7 @@ import contracts.registry.models
 import hub.agencies.models
 import hub.agreements.models
 import hub.audit.models
+import hub.consents.models
 from onedoor.db import Base
 
 # Every model module, so the metadata holds every table the hub owns.

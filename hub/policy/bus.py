@@ -17,7 +17,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
@@ -34,7 +34,7 @@ POLICY_TOPIC_CONFIG: Final = {"retention.ms": str(3_600_000), "cleanup.policy": 
 
 
 async def ensure_policy_topic(bootstrap: str, settings: Settings) -> None:
-    """Create the policy topic (one partition: announcements stay in order)."""
+    """Create the policy topic if it does not exist (one partition: announcements stay in order)."""
     await ensure_topics(
         bootstrap,
         [TopicNames(settings.kafka.topic_prefix).policy],
@@ -120,20 +120,28 @@ OnEvent = Callable[[PolicyEvent], Awaitable[None]]
 class PolicyListener:
     """The router side: reads the policy topic from its end, with no group, and calls ``on_event``."""
 
-    def __init__(self, bootstrap: str, topic: str, on_event: OnEvent) -> None:
+    def __init__(self, bootstrap: str, topic: str, on_event: OnEvent, *, replication_factor: int = 1) -> None:
         self._bootstrap = bootstrap
         self._topic = topic
         self._on_event = on_event
+        self._replication_factor = replication_factor
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Assign the topic's partition at its end; only events after this moment are seen."""
+        """Assign the topic's partition at its end (creating the topic if need be); only later events are seen."""
+        await ensure_topics(
+            self._bootstrap,
+            [self._topic],
+            partitions=1,
+            replication_factor=self._replication_factor,
+            configs=POLICY_TOPIC_CONFIG,
+        )
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=100
         )
         await consumer.start()
-        partitions = await _partitions(consumer, self._topic)
+        partitions = [TopicPartition(self._topic, 0)]  # created (above) with exactly one partition
         consumer.assign(partitions)
         await consumer.seek_to_end(*partitions)
         for tp in partitions:  # resolve the end offset now, not lazily at the first fetch
@@ -161,15 +169,3 @@ class PolicyListener:
                 await self._on_event(item)
             except Exception as exc:  # noqa: BLE001 - keep listening; the periodic refresh backs this up
                 log.warning("policy.reload_failed", kind=item.kind.value, error=type(exc).__name__)
-
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
-    deadline = time.monotonic() + 10
-    while True:
-        found: Any = consumer.partitions_for_topic(topic)
-        if found:
-            return [TopicPartition(topic, p) for p in sorted(found)]
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"policy topic {topic} does not exist")
-        await consumer.topics()  # refresh metadata
-        await asyncio.sleep(0.1)

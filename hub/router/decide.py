@@ -10,6 +10,7 @@ sender's registered X25519 key). See docs/decisions/0002-hub-authenticates-by-ma
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from hub.router.tables import RoutingTables
 from onedoor.envelope import hubmac
@@ -42,13 +43,20 @@ class Delivered:
     subject_token: str | None
     created_at_ms: int
     expires_at_ms: int
+    purpose: str | None = None
+    agreement_id: str | None = None
+    """The agreement the header names; ``None`` only when the hub does not enforce agreements."""
+    agreement_version: int | None = None
+    detail: str | None = None
+    """The engine's reason codes per recipient (``hub.router.policy.Verdict.detail``)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
     """Send the envelope to the dead-letter topic with a reason; deliver it to nobody."""
 
-    reason: Reason
+    reason: StrEnum
+    """A ``Reason`` of the envelope checks, or an agreement/consent code of ``hub.router.policy``."""
     detail: str
     """A short sentence for operators; never payload or key material."""
     sender: str | None
@@ -59,6 +67,10 @@ class Rejected:
     correlation_id: str | None = None
     recipients: tuple[str, ...] = ()
     expires_at_ms: int | None = None
+    purpose: str | None = None
+    agreement_id: str | None = None
+    agreement_version: int | None = None
+    subject_token: str | None = None
 
 
 Decision = Delivered | Rejected
@@ -117,8 +129,11 @@ def decide(  # noqa: PLR0911, PLR0912 - one flat checklist reads better than nes
     version: int = h["contract_version"]
     recipients: tuple[str, ...] = tuple(h["recipients"])
     expires_at: int = h["expires_at"]
+    purpose: str = h["purpose"]
+    agreement: str | None = h.get("agreement")
+    token = h["subject_token"]
 
-    def reject(reason: Reason, detail: str) -> Rejected:
+    def reject(reason: StrEnum, detail: str, agreement_version: int | None = None) -> Rejected:
         return Rejected(
             reason,
             detail,
@@ -129,9 +144,12 @@ def decide(  # noqa: PLR0911, PLR0912 - one flat checklist reads better than nes
             correlation_id=h["correlation_id"],
             recipients=recipients,
             expires_at_ms=expires_at,
+            purpose=purpose[:64],
+            agreement_id=agreement[:64] if agreement is not None else None,
+            agreement_version=agreement_version,
+            subject_token=token if _valid(SubjectToken, token) else None,
         )
 
-    token = h["subject_token"]
     # The message id keys replay and audit, the subject token keys inboxes: both must be canonical.
     # Purpose and correlation id are only carried (recipients validate every header field).
     if not (_valid(MessageId, message_id) and (token is None or _valid(SubjectToken, token))):
@@ -153,6 +171,20 @@ def decide(  # noqa: PLR0911, PLR0912 - one flat checklist reads better than nes
         return reject(Reason.NOT_YET_VALID, "created_at is in the future beyond the allowed clock skew")
     if expires_at - created_at > limits.max_ttl_ms:
         return reject(Reason.TTL_TOO_LONG, "lifetime longer than the hub allows")
+    verdict = None
+    if tables.policy is not None:
+        verdict = tables.policy.check(
+            sender=sender,
+            recipients=recipients,
+            contract=contract,
+            version=version,
+            purpose=purpose,
+            agreement=agreement,
+            subject_token=token,
+            at_ms=now_ms,
+        )
+        if not verdict.permitted:
+            return reject(verdict.code, verdict.detail, verdict.agreement_version)
     if not replay.admit(message_id, position, expires_at):
         return reject(Reason.REPLAYED, "message id already routed from another position")
     return Delivered(
@@ -165,4 +197,8 @@ def decide(  # noqa: PLR0911, PLR0912 - one flat checklist reads better than nes
         subject_token=token,
         created_at_ms=created_at,
         expires_at_ms=expires_at,
+        purpose=purpose,
+        agreement_id=agreement,
+        agreement_version=None if verdict is None else verdict.agreement_version,
+        detail=None if verdict is None else verdict.detail,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import signal
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -12,11 +13,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from consent.agreement import Agreement
+from consent.catalog import Catalog
+from consent.index import AgreementIndex
 from contracts.registry.service import registered_versions, seed_bundled
 from hub.agencies.service import directory_snapshot
+from hub.agreements import service as agreements_service
 from hub.audit import service as audit_service
 from hub.audit.models import AuditEvent
+from hub.consents.service import consent_states
 from hub.router.decide import Limits
+from hub.router.policy import RoutingPolicy
 from hub.router.service import AuditSink, Router, RouterConfig, TablesLoader
 from hub.router.tables import AgencyEntry, RoutingTables
 from onedoor.envelope.keys import HubKey
@@ -33,13 +40,48 @@ DEAD_LETTER_CONFIG = {"max.message.bytes": str(8 * 1024 * 1024), "retention.ms":
 """Dead letters wait 30 days for an operator, and hold even an oversized envelope whole."""
 
 
+def _policy_fingerprint(agreements: Sequence[Agreement], catalog: Catalog) -> str:
+    # What the compiled index depends on: agreement versions and states, agencies, contracts.
+    digest = hashlib.sha256()
+    for agreement in sorted(agreements, key=lambda a: a.id):
+        digest.update(f"a|{agreement.id}|{agreement.version}|{agreement.state}\n".encode())
+    for agency, member in sorted(catalog.members.items()):
+        digest.update(f"m|{agency}|{member.kind}|{','.join(sorted(member.groups))}\n".encode())
+    for (name, version), contract in sorted(catalog.contracts.items()):
+        digest.update(f"c|{name}|{version}|{contract.digest}\n".encode())
+    return digest.hexdigest()
+
+
+def load_policy(session: Session, previous: RoutingPolicy | None = None) -> RoutingPolicy:
+    """Agreements (compiled into an index) and consent states, as the router enforces them.
+
+    The index is rebuilt only when an agreement, an agency or a contract changed: otherwise the
+    previous one is kept with its warm decision memo. Consent states are read every time (they
+    are applied after the memo, so they need no rebuild).
+    """
+    agreements = agreements_service.active_agreements(session)
+    catalog = agreements_service.catalog_for(session, agreements)
+    fingerprint = _policy_fingerprint(agreements, catalog)
+    if previous is not None and previous.fingerprint == fingerprint:
+        index = previous.index
+    else:
+        version = 0 if previous is None else previous.index.version + 1
+        index = AgreementIndex.build(agreements, catalog, version=version, skip_invalid=True)
+        for agreement_id, problem in index.rejected:
+            log.warning("router.agreement_not_loaded", agreement_id=agreement_id, code=problem.code)
+    return RoutingPolicy(index=index, consent=consent_states(session), fingerprint=fingerprint)
+
+
 def tables_loader(factory: sessionmaker[Session], hub_key: HubKey) -> TablesLoader:
-    """Build routing tables from the registry (agencies, keys, contract versions)."""
+    """Build routing tables from the registry (agencies, keys, contract versions), agreements and consent."""
+    previous: RoutingPolicy | None = None
 
     def load() -> RoutingTables:
+        nonlocal previous
         with factory() as session:
             directory = directory_snapshot(session)
             contracts = registered_versions(session)
+            policy = previous = load_policy(session, previous)
         now = datetime.now(UTC)
         agencies = {
             str(entry.agency_id): AgencyEntry(
@@ -51,7 +93,7 @@ def tables_loader(factory: sessionmaker[Session], hub_key: HubKey) -> TablesLoad
             )
             for entry in directory.agencies.values()
         }
-        return RoutingTables(agencies=agencies, contracts=contracts, hub_key=hub_key)
+        return RoutingTables(agencies=agencies, contracts=contracts, hub_key=hub_key, policy=policy)
 
     return load
 
@@ -106,6 +148,7 @@ def build_router(
         ),
         batch_max_records=settings.router.batch_max_records,
         refresh_interval_s=refresh_interval_s,
+        replication_factor=settings.kafka.replication_factor,
     )
     return Router(
         config,

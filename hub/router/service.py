@@ -20,6 +20,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from hub.policy.bus import PolicyEvent, PolicyListener
 from hub.router.decide import Decision, Delivered, Limits, Rejected, decide
 from hub.router.publisher import BatchPublisher
 from hub.router.tables import RoutingTables
@@ -62,6 +63,8 @@ class RouterStats:
     delivered: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     batches: int = 0
+    policy_reloads: int = 0
+    """Reloads caused by an announced agreement or consent change."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +88,10 @@ class RouterConfig:
     group_id: str | None = None
     pipeline_depth: int = 16
     """Decided batches that may await acknowledgement, audit and commit at once."""
+    listen_for_policy: bool = True
+    """Reload at once when the hub API announces an agreement or consent change (``hub.policy``)."""
+    replication_factor: int = 1
+    """For the policy topic, if the router is the first to need it."""
 
 
 def _iso(ms: int | None) -> datetime | None:
@@ -113,7 +120,11 @@ def _audit_row(decision: Decision, position: str, now: datetime) -> dict[str, An
             "recipients": ",".join(decision.recipients),
             "source": position,
             "expires_at": _iso(decision.expires_at_ms),
-            "detail": None,
+            "agreement_id": _clip(decision.agreement_id, 64),
+            "agreement_version": decision.agreement_version,
+            "purpose": _clip(decision.purpose, 64),
+            "subject_token": decision.subject_token,
+            "detail": _clip(decision.detail, 2000),
         }
     return {
         "at": now,
@@ -128,7 +139,11 @@ def _audit_row(decision: Decision, position: str, now: datetime) -> dict[str, An
         "recipients": _clip(",".join(decision.recipients), 4000) or None,
         "source": _clip(position, 255),
         "expires_at": _iso(decision.expires_at_ms),
-        "detail": _clip(decision.detail, 500),
+        "agreement_id": decision.agreement_id,
+        "agreement_version": decision.agreement_version,
+        "purpose": decision.purpose,
+        "subject_token": decision.subject_token,
+        "detail": _clip(decision.detail, 2000),
     }
 
 
@@ -152,6 +167,8 @@ class Router:
         self.stats = RouterStats()
         self._tables: RoutingTables | None = None
         self._tables_at = 0.0
+        self._refresh_lock = asyncio.Lock()
+        self._listener: PolicyListener | None = None
         self._provisioned: set[str] = set()
         self._owners: dict[str, str | None] = {}
         self._stopping = asyncio.Event()
@@ -201,11 +218,21 @@ class Router:
             await self._producer.stop()
             raise
         self._consumer.subscribe(pattern=cfg.topics.outbound_pattern)
+        if cfg.listen_for_policy:
+            self._listener = PolicyListener(
+                cfg.bootstrap_servers,
+                cfg.topics.policy,
+                self._on_policy_change,
+                replication_factor=cfg.replication_factor,
+            )
+            await self._listener.start()
         log.info("router.started", prefix=cfg.topics.prefix, agencies=len(self._tables_or_fail().agencies))
 
     async def stop(self) -> None:
         """Stop consuming; flush and close the producer."""
         self._stopping.set()
+        if self._listener is not None:
+            await self._listener.stop()
         if self._consumer is not None:
             await self._consumer.stop()
         if self._producer is not None:
@@ -230,19 +257,33 @@ class Router:
             raise RuntimeError("router tables not loaded; call start() first")
         return self._tables
 
-    async def _refresh(self, *, force: bool = False) -> bool:
-        """Reload the registry snapshot if it is older than the refresh interval (or forced)."""
-        now = time.monotonic()
-        if not force and now - self._tables_at < self._config.refresh_interval_s:
+    async def _refresh(self, *, force: bool = False, changed_at: float | None = None) -> bool:
+        """Reload the registry snapshot if it is older than the refresh interval (or forced).
+
+        Reloads never overlap, and each swaps in tables read after it began: so a reload asked
+        for by a change announced at ``changed_at`` (monotonic) is skipped only when one that
+        began after the announcement has already finished.
+        """
+        if not force and time.monotonic() - self._tables_at < self._config.refresh_interval_s:
             return False
-        tables = await asyncio.to_thread(self._load_tables)
-        self.replay.forget_expired(int(time.time() * 1000))
-        new_agencies = [a for a in tables.agencies if a not in self._provisioned]
-        if new_agencies and self._provision is not None:
-            await self._provision(new_agencies)
-        self._provisioned.update(new_agencies)
-        self._tables, self._tables_at = tables, now
-        return True
+        async with self._refresh_lock:
+            if changed_at is not None and self._tables_at > changed_at:
+                return False
+            began = time.monotonic()
+            tables = await asyncio.to_thread(self._load_tables)
+            self.replay.forget_expired(int(time.time() * 1000))
+            new_agencies = [a for a in tables.agencies if a not in self._provisioned]
+            if new_agencies and self._provision is not None:
+                await self._provision(new_agencies)
+            self._provisioned.update(new_agencies)
+            self._tables, self._tables_at = tables, began
+            return True
+
+    async def _on_policy_change(self, event: PolicyEvent) -> None:
+        arrived = time.monotonic()
+        if await self._refresh(force=True, changed_at=arrived):
+            self.stats.policy_reloads += 1
+            log.info("router.policy_reloaded", kind=event.kind.value)
 
     def _owner(self, topic: str) -> str | None:
         if topic not in self._owners:

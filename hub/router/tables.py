@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from hub.router.policy import RoutingPolicy
 from onedoor.envelope import hubmac
 from onedoor.envelope.keys import HubKey
 
@@ -33,6 +34,8 @@ class RoutingTables:
     contracts: frozenset[tuple[str, int]]
     """Registered ``(contract name, version)`` pairs."""
     hub_key: HubKey
+    policy: RoutingPolicy | None = None
+    """Agreements and consent to enforce; ``None`` routes on the registry alone (benchmarks' baseline)."""
     _mac_keys: dict[tuple[str, str], bytes] = field(default_factory=dict)
 
     @property

@@ -35,6 +35,8 @@ class Reason(StrEnum):
     CONTRACT_VERSION_UNKNOWN = "contract.version_unknown"
     BODY_MALFORMED = "contract.malformed_body"
     RECIPIENT_KEY_UNKNOWN = "recipient.key_unknown"
+    NOT_ENTITLED = "agreement.not_entitled"
+    """The recipient's connector found no agreement entitling it to the message (it decides again)."""
 
 
 class EnvelopeRejected(OneDoorError):

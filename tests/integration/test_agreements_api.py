@@ -29,6 +29,7 @@ from consent.decide import DecisionRequest, decide
 from consent.index import AgreementIndex
 from hub.agreements import service
 from hub.agreements.models import AgreementApproval, AgreementVersion
+from hub.agreements.schemas import AgreementBody
 from hub.agreements.signing import sign_approval
 from hub.app import create_app
 from hub.audit.models import AuditEvent
@@ -260,6 +261,8 @@ async def test_approving_a_stale_version_is_refused(hub: Hub) -> None:
         ({"contracts": ["onedoor.nothing.Here"]}, "contract.unknown"),
         ({"parties": [f"agency:{MET}", "agency:no-such-agency"]}, "actor.unknown"),
         ({"parties": ["group:london-boroughs"]}, "agreement.no_signatory"),
+        ({"contract_versions": {"onedoor.referral.MasterReferral": 99}}, "agreement.contract_version_unknown"),
+        ({"contract_versions": {"onedoor.alert.Alert": 1}}, "agreement.pinned_contract_not_covered"),
     ],
     ids=[
         "unknown purpose",
@@ -268,6 +271,8 @@ async def test_approving_a_stale_version_is_refused(hub: Hub) -> None:
         "unknown contract",
         "unknown party",
         "no agency to sign",
+        "pinned to an unregistered contract version",
+        "pins a contract it does not cover",
     ],
 )
 async def test_bad_definitions_are_422(hub: Hub, changes: dict[str, Any], code: str) -> None:
@@ -277,6 +282,20 @@ async def test_bad_definitions_are_422(hub: Hub, changes: dict[str, Any], code: 
     )
     assert (refused.status_code, refused.json()["code"]) == (422, code), refused.text
     assert hub.footprint() == before
+
+
+async def test_the_proposal_pins_the_newest_contract_version_into_what_parties_approve(hub: Hub) -> None:
+    """Each contract is pinned to its newest registered version; the digest the parties approve covers it."""
+    proposed = await hub.propose(MET)
+    v1 = proposed.json()["versions"][0]
+    assert v1["body"]["contract_versions"] == {"onedoor.referral.MasterReferral": 1}
+    assert v1["digest"] == AgreementBody.model_validate(v1["body"]).digest()
+    assert v1["digest"] != AgreementBody.model_validate(agreement()).digest()
+    await hub.approve(MET, 1)
+    await hub.approve(HACKNEY, 1)
+    with hub.factory() as session:
+        [engine] = service.active_agreements(session)
+    assert dict(engine.contract_versions) == {"onedoor.referral.MasterReferral": 1}
 
 
 async def test_invalid_transitions(hub: Hub) -> None:

@@ -159,7 +159,7 @@ async def exchange(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactor
 
 async def test_referral_travels_from_police_to_council(exchange: Exchange) -> None:
     body = referral(1, concern_summary="Synthetic: found in Testtown with cash.")
-    header = await exchange.police.send(
+    [header] = await exchange.police.send(
         contract=REFERRAL, version=1, recipients=[exchange.council.agency], purpose=PURPOSE, body=body
     )
     received = await exchange.council.receive(count=1, timeout_s=30)
@@ -173,7 +173,7 @@ async def test_referral_travels_from_police_to_council(exchange: Exchange) -> No
 
 
 async def test_alert_fans_out_to_every_recipient(exchange: Exchange) -> None:
-    header = await exchange.police.send(
+    [header] = await exchange.police.send(
         contract=ALERT,
         version=1,
         recipients=[exchange.council.agency, exchange.charity.agency],
@@ -188,9 +188,10 @@ async def test_alert_fans_out_to_every_recipient(exchange: Exchange) -> None:
 
 async def test_redelivered_envelope_reaches_the_application_once(exchange: Exchange) -> None:
     """At-least-once below, exactly once above: a duplicate in the inbox is dropped by message id."""
-    header, value = exchange.police.seal(
+    [sealed] = exchange.police.seal(
         contract=REFERRAL, version=1, recipients=[exchange.charity.agency], purpose=PURPOSE, body=referral(2)
     )
+    header, value = sealed.header, sealed.value
     inbox = exchange.topics.inbox(exchange.charity.agency)
     await exchange.raw_send(inbox, value)
     await exchange.raw_send(inbox, value)
@@ -314,7 +315,7 @@ async def test_bad_input_is_dead_lettered_audited_and_never_delivered(exchange: 
     assert audited, "rejection not audited"
     assert message_id not in exchange.delivered_ids()
     # The router is still routing: a good referral goes through after the bad input.
-    header = await exchange.police.send(
+    [header] = await exchange.police.send(
         contract=REFERRAL, version=1, recipients=[exchange.charity.agency], purpose=PURPOSE, body=referral(9)
     )
     deadline = time.monotonic() + 30
@@ -324,9 +325,10 @@ async def test_bad_input_is_dead_lettered_audited_and_never_delivered(exchange: 
 
 
 async def test_replayed_message_id_is_refused(exchange: Exchange) -> None:
-    header, value = exchange.police.seal(
+    [sealed] = exchange.police.seal(
         contract=REFERRAL, version=1, recipients=[exchange.council.agency], purpose=PURPOSE, body=referral(3)
     )
+    header, value = sealed.header, sealed.value
     outbound = exchange.topics.outbound(exchange.police.agency)
     await exchange.raw_send(outbound, value)
     replay_source = await exchange.raw_send(outbound, value)
@@ -354,7 +356,7 @@ async def test_forged_rejection_report_is_dead_lettered_as_tampered(exchange: Ex
 
 async def test_failed_handler_gets_the_message_again(exchange: Exchange) -> None:
     """A handler that raises must not lose the batch: the next poll hands the same message over."""
-    header = await exchange.police.send(
+    [header] = await exchange.police.send(
         contract=REFERRAL, version=1, recipients=[exchange.charity.agency], purpose=PURPOSE, body=referral(11)
     )
 

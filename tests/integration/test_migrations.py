@@ -19,19 +19,28 @@ import contracts.registry.models
 import hub.agencies.models
 import hub.agreements.models
 import hub.audit.models
+import hub.consents.models
 from hub.db import alembic_config, downgrade, migrate
 from onedoor.db import Base
 
 pytestmark = pytest.mark.integration
 
 # Every model module, as env.py imports them, so Base.metadata is complete.
-MODEL_MODULES = (hub.agencies.models, hub.agreements.models, hub.audit.models, contracts.registry.models)
+MODEL_MODULES = (
+    hub.agencies.models,
+    hub.agreements.models,
+    hub.audit.models,
+    hub.consents.models,
+    contracts.registry.models,
+)
 HUB_TABLES = {
     "agency",
     "agency_key",
     "agreement_version",
     "agreement_approval",
     "audit_event",
+    "consent_record",
+    "consent_override",
     "contract",
     "contract_version",
 }

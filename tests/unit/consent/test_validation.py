@@ -34,6 +34,7 @@ from tests.unit.consent.world import (
     CATALOG,
     CHARITY,
     COUNTY_POLICE,
+    REFERRAL,
     TESTBOROUGH,
     agency,
     agreement,
@@ -239,6 +240,23 @@ CASES = [
     Case(
         "contract/ambiguous-union-tags", lambda: TaggedContract.from_schema(ambiguous_schema(), 1),
         Invalid.AMBIGUOUS_TAG, "One path, two tags: the engine cannot know which applies, so it refuses the contract.",
+    ),
+    Case(
+        "pin/contract-not-covered",
+        lambda: replace(bilateral("isa-fake-x", COUNTY_POLICE, TESTBOROUGH), contract_versions={ALERT.name: 1}),
+        Invalid.PIN_NOT_COVERED, "A pin names a version of a contract the agreement covers; not the alert.",
+    ),
+    Case(
+        "pin/version-zero",
+        lambda: replace(bilateral("isa-fake-x", COUNTY_POLICE, TESTBOROUGH), contract_versions={REFERRAL.name: 0}),
+        Invalid.PIN_NOT_COVERED, "Contract versions count from 1.",
+    ),
+    Case(
+        "pin/version-not-registered",
+        lambda: build(
+            replace(bilateral("isa-fake-x", COUNTY_POLICE, TESTBOROUGH), contract_versions={REFERRAL.name: 9})
+        ),
+        Invalid.CONTRACT_VERSION_UNKNOWN, "Nobody can have approved a contract version that is not registered.",
     ),
     Case(
         "parse/unknown-data-class", lambda: parse_data_class("secrets"), Invalid.UNKNOWN_DATA_CLASS,

@@ -25,5 +25,5 @@ def test_overlong_header_values_are_clipped_not_fatal() -> None:
     assert len(row["contract"]) == 128
     assert len(row["correlation_id"]) == 128
     assert len(row["source"]) == 255
-    assert len(row["detail"]) == 500
+    assert len(row["detail"]) == 2000
     assert row["reason_code"] == "contract.unknown"

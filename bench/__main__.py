@@ -260,6 +260,11 @@ async def throughput(args: argparse.Namespace, bootstrap: str, fed: Federation, 
     )
     relay_cpu = min(r["cpu_us_each"] for r in relays)
     router_cpu = min(r["cpu_us_each"] for r in routes)
+    metrics["route.consent_overhead_cpu_ratio"] = metric(
+        min(r["cpu_us_each"] for r in opens) / router_cpu,
+        "ratio",
+        "router CPU per envelope without / with agreement and consent checks, best rounds: the steadier ratio",
+    )
     metrics["route.raw_relay_cpu_us"] = metric(relay_cpu, "us CPU/envelope", "relay process, user+sys, best round")
     metrics["route.router_cpu_us"] = metric(router_cpu, "us CPU/envelope", "router process, user+sys, best round")
     metrics["route.cpu_ratio_to_raw"] = metric(

@@ -8,6 +8,7 @@ and exactly one log line (method, route template, status, duration), never a bod
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 import traceback
@@ -32,6 +33,7 @@ from hub import db
 from hub.agencies.api import directory_router
 from hub.agencies.api import router as agencies_router
 from hub.agreements.api import router as agreements_router
+from hub.agreements.service import expire_due
 from hub.auth.api import router as auth_router
 from hub.auth.deps import require
 from hub.auth.issuer import token_policy
@@ -203,6 +205,35 @@ async def _announcing(settings: Settings, factory: sessionmaker[Session], bootst
         await announcer.stop()
 
 
+def expire_once(factory: sessionmaker[Session]) -> int:
+    """Mark every agreement version past its end as expired (audited and announced); how many."""
+    with transaction(factory) as session:
+        return len(expire_due(session))
+
+
+@asynccontextmanager
+async def _expiring(factory: sessionmaker[Session], every_s: float) -> AsyncIterator[None]:
+    # The engine already refuses an agreement past its end; this keeps the stored state, the
+    # audit trail and every party's view of it in step.
+    async def loop() -> None:
+        while True:
+            try:
+                expired = await asyncio.to_thread(expire_once, factory)
+                if expired:
+                    log.info("agreement.expired_due", count=expired)
+            except Exception as exc:  # noqa: BLE001 - try again at the next tick
+                log.warning("agreement.expiry_failed", error=type(exc).__name__)
+            await asyncio.sleep(every_s)
+
+    task = asyncio.create_task(loop(), name="agreement-expiry")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def _include_guarding_writes(app: FastAPI, router: APIRouter, responses: dict[int | str, dict[str, Any]]) -> None:
     # Another package's router: its reads stay open (connectors fetch schemas), its writes
     # change what the hub routes, so each write route is mounted behind the hub-operator check.
@@ -236,7 +267,10 @@ def create_app(settings: Settings, *, bootstrap: str | None = None) -> FastAPI:
             factory = db.session_factory(engine)
             app.state.session_factory = factory
             await asyncio.to_thread(_seed, factory)
-            async with _announcing(settings, factory, bootstrap or settings.kafka.bootstrap_servers):
+            async with (
+                _announcing(settings, factory, bootstrap or settings.kafka.bootstrap_servers),
+                _expiring(factory, settings.api.expiry_check_seconds),
+            ):
                 log.info("hub.api_ready", env=settings.env, backend=engine.dialect.name)
                 yield
         finally:

@@ -60,6 +60,8 @@ class ApiSettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = 8470
+    expiry_check_seconds: float = Field(default=60.0, gt=0)
+    """How often the API marks agreements past their end as expired (the router refuses them anyway)."""
 
 
 class AuthSettings(BaseModel):

@@ -8,19 +8,17 @@ hub's code and sentence and exit 1.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-import httpx
 import typer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub.agencies.schemas import b64url
 from hub.agreements.signing import sign_approval
-from onedoor.settings import ApiSettings
+from hub.cli_client import DEFAULT_HUB, ClientFactory, Hub, Token, call, default_client, fail
 
 app = typer.Typer(
     name="agreement",
@@ -28,43 +26,13 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-_DEFAULT_HUB = f"http://{ApiSettings().host}:{ApiSettings().port}"
-Token = Annotated[str, typer.Option("--token", envvar="ONEDOOR_TOKEN", help="Bearer token for the hub API.")]
-Hub = Annotated[str, typer.Option("--hub", envvar="ONEDOOR_HUB_URL", help="The hub API's base URL.")]
 
-ClientFactory = Callable[[str, str], httpx.Client]
-
-
-def _client(hub: str, token: str) -> httpx.Client:
-    return httpx.Client(base_url=hub, headers={"Authorization": f"Bearer {token}"}, timeout=10.0)
-
-
-client_factory: ClientFactory = _client
+client_factory: ClientFactory = default_client
 """How commands reach the hub; tests replace it."""
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
-    return typer.Exit(1)
-
-
 def _call(hub: str, token: str, method: str, path: str, body: object | None = None) -> Any:
-    if not token:
-        raise _fail("no token: pass --token or set ONEDOOR_TOKEN (`onedoor admin token` mints one in dev)")
-    try:
-        with client_factory(hub, token) as client:
-            response = client.request(method, path, json=body)
-    except httpx.HTTPError as exc:
-        raise _fail(f"cannot reach the hub at {hub}: {type(exc).__name__}") from None
-    try:
-        found = response.json()
-    except ValueError:
-        found = None
-    if response.is_error:
-        if isinstance(found, dict) and "code" in found:
-            raise _fail(f"{found.get('message', '')} ({found['code']}, HTTP {response.status_code})")
-        raise _fail(f"HTTP {response.status_code} from the hub")
-    return found
+    return call(client_factory, hub, token, method, path, body=body)
 
 
 def _waiting(version: dict[str, Any]) -> list[str]:
@@ -80,9 +48,9 @@ def _load_signing_key(path: Path, passphrase: str | None) -> Ed25519PrivateKey:
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), passphrase.encode() if passphrase else None)
     except (OSError, ValueError, TypeError) as exc:
-        raise _fail(f"cannot load the signing key {path}: {type(exc).__name__}") from None
+        raise fail(f"cannot load the signing key {path}: {type(exc).__name__}") from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise _fail(f"{path} is not an Ed25519 private key")
+        raise fail(f"{path} is not an Ed25519 private key")
     return key
 
 
@@ -92,7 +60,7 @@ def propose(
         Path, typer.Argument(help="The agreement as JSON (an AgreementBody).", exists=True, dir_okay=False)
     ],
     token: Token = "",
-    hub: Hub = _DEFAULT_HUB,
+    hub: Hub = DEFAULT_HUB,
     amends: Annotated[
         int | None, typer.Option(help="The latest version this amends; unset for a new agreement.")
     ] = None,
@@ -101,7 +69,7 @@ def propose(
     try:
         body = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise _fail(f"cannot read {file}: {exc}") from None
+        raise fail(f"cannot read {file}: {exc}") from None
     out = _call(hub, token, "POST", "/agreements", {"agreement": body, "amends": amends})
     latest = out["versions"][-1]
     typer.echo(f"proposed {out['id']} {_line(latest)}")
@@ -114,7 +82,7 @@ def approve(
     *,
     version: Annotated[int, typer.Option("--version", help="The version you have read and approve.")],
     token: Token = "",
-    hub: Hub = _DEFAULT_HUB,
+    hub: Hub = DEFAULT_HUB,
     signing_key: Annotated[
         Path | None,
         typer.Option(
@@ -134,7 +102,7 @@ def approve(
     found = _call(hub, token, "GET", f"/agreements/{agreement_id}")
     target = next((v for v in found["versions"] if v["version"] == version), None)
     if target is None:
-        raise _fail(f"{agreement_id} has no version {version}")
+        raise fail(f"{agreement_id} has no version {version}")
     body = {"digest": target["digest"]}
     if key is not None:
         body["signature"] = b64url(sign_approval(key, agreement_id, version, target["digest"]))
@@ -148,7 +116,7 @@ def approve(
 
 @app.command()
 def suspend(
-    agreement_id: Annotated[str, typer.Argument(metavar="ID")], token: Token = "", hub: Hub = _DEFAULT_HUB
+    agreement_id: Annotated[str, typer.Argument(metavar="ID")], token: Token = "", hub: Hub = DEFAULT_HUB
 ) -> None:
     """Suspend the version in force: nothing is shared under it until an approved amendment replaces it."""
     out = _call(hub, token, "POST", f"/agreements/{agreement_id}/suspend")
@@ -157,7 +125,7 @@ def suspend(
 
 @app.command()
 def revoke(
-    agreement_id: Annotated[str, typer.Argument(metavar="ID")], token: Token = "", hub: Hub = _DEFAULT_HUB
+    agreement_id: Annotated[str, typer.Argument(metavar="ID")], token: Token = "", hub: Hub = DEFAULT_HUB
 ) -> None:
     """Revoke the agreement for good: its version in force and any pending version."""
     out = _call(hub, token, "POST", f"/agreements/{agreement_id}/revoke")
@@ -166,9 +134,7 @@ def revoke(
 
 
 @app.command()
-def show(
-    agreement_id: Annotated[str, typer.Argument(metavar="ID")], token: Token = "", hub: Hub = _DEFAULT_HUB
-) -> None:
+def show(agreement_id: Annotated[str, typer.Argument(metavar="ID")], token: Token = "", hub: Hub = DEFAULT_HUB) -> None:
     """Every version of one agreement, with its approvals."""
     out = _call(hub, token, "GET", f"/agreements/{agreement_id}")
     in_force = out["in_force"]
@@ -193,7 +159,7 @@ def show(
 
 
 @app.command(name="list")
-def list_agreements(token: Token = "", hub: Hub = _DEFAULT_HUB) -> None:
+def list_agreements(token: Token = "", hub: Hub = DEFAULT_HUB) -> None:
     """The agreements you may see, one per line."""
     items = _call(hub, token, "GET", "/agreements")["items"]
     if not items:
@@ -217,11 +183,11 @@ def explain(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the hub's whole answer as JSON.")] = False,
     token: Token = "",
-    hub: Hub = _DEFAULT_HUB,
+    hub: Hub = DEFAULT_HUB,
 ) -> None:
     """Why a message was delivered or refused, or (--request) why an API request was permitted or denied."""
     if (message_id is None) == (request is None):
-        raise _fail("name a MESSAGE_ID or --request REQUEST_ID (one of them)")
+        raise fail("name a MESSAGE_ID or --request REQUEST_ID (one of them)")
     # Both ids reach the URL path: quote them, the hub checks their form.
     path = (
         f"/explain/requests/{quote(request, safe='')}"

@@ -8,16 +8,14 @@ sentence and exit 1.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-import httpx
 import typer
 
+from hub.cli_client import DEFAULT_HUB, ClientFactory, Hub, Token, call, default_client, fail
 from hub.consents.enums import NotSoughtGround, OverrideGround, RecordedStatus
 from onedoor.ids import SubjectToken
-from onedoor.settings import ApiSettings
 
 app = typer.Typer(
     name="consent",
@@ -25,9 +23,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-_DEFAULT_HUB = f"http://{ApiSettings().host}:{ApiSettings().port}"
-Token = Annotated[str, typer.Option("--token", envvar="ONEDOOR_TOKEN", help="Bearer token for the hub API.")]
-Hub = Annotated[str, typer.Option("--hub", envvar="ONEDOOR_HUB_URL", help="The hub API's base URL.")]
 Subject = Annotated[str, typer.Argument(metavar="SUBJECT_TOKEN", help="The young person's subject token (st1_...).")]
 Agency = Annotated[str, typer.Option("--agency", help="Your agency's id: the recording agency.")]
 By = Annotated[str, typer.Option("--by", help="Your login or staff number (not a name).")]
@@ -35,46 +30,20 @@ Reference = Annotated[
     str | None, typer.Option(help="Optional reference to your own case record, where the reasoning is written.")
 ]
 
-ClientFactory = Callable[[str, str], httpx.Client]
 
-
-def _client(hub: str, token: str) -> httpx.Client:
-    return httpx.Client(base_url=hub, headers={"Authorization": f"Bearer {token}"}, timeout=10.0)
-
-
-client_factory: ClientFactory = _client
+client_factory: ClientFactory = default_client
 """How commands reach the hub; tests replace it."""
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
-    return typer.Exit(1)
 
 
 def _subject(text: str) -> str:
     # Checked here so a name typed by mistake never leaves this machine (nor lands in a URL or a log).
     if not SubjectToken.pattern.fullmatch(text):
-        raise _fail("SUBJECT_TOKEN is not a subject token (st1_ followed by 16 to 86 letters, digits, - or _)")
+        raise fail("SUBJECT_TOKEN is not a subject token (st1_ followed by 16 to 86 letters, digits, - or _)")
     return text
 
 
 def _call(hub: str, token: str, method: str, path: str, body: object | None = None) -> Any:
-    if not token:
-        raise _fail("no token: pass --token or set ONEDOOR_TOKEN (`onedoor admin token` mints one in dev)")
-    try:
-        with client_factory(hub, token) as client:
-            response = client.request(method, path, json=body)
-    except httpx.HTTPError as exc:
-        raise _fail(f"cannot reach the hub at {hub}: {type(exc).__name__}") from None
-    try:
-        found = response.json()
-    except ValueError:
-        found = None
-    if response.is_error:
-        if isinstance(found, dict) and "code" in found:
-            raise _fail(f"{found.get('message', '')} ({found['code']}, HTTP {response.status_code})")
-        raise _fail(f"HTTP {response.status_code} from the hub")
-    return found
+    return call(client_factory, hub, token, method, path, body=body)
 
 
 def _state_line(state: dict[str, Any]) -> str:
@@ -105,7 +74,7 @@ def record(
     ] = None,
     reference: Reference = None,
     token: Token = "",
-    hub: Hub = _DEFAULT_HUB,
+    hub: Hub = DEFAULT_HUB,
 ) -> None:
     """Record a consent status; it applies to every new message at once."""
     body = {
@@ -129,7 +98,7 @@ def override(
     hours: Annotated[int, typer.Option(min=1, max=72, help="How long it lasts from now (at most 72).")] = 24,
     reference: Reference = None,
     token: Token = "",
-    hub: Hub = _DEFAULT_HUB,
+    hub: Hub = DEFAULT_HUB,
 ) -> None:
     """Record an emergency override of a refusal or withdrawal, from now; a second person must review it."""
     expires = datetime.now(UTC) + timedelta(hours=hours)
@@ -152,7 +121,7 @@ def review(
     *,
     by: By,
     token: Token = "",
-    hub: Hub = _DEFAULT_HUB,
+    hub: Hub = DEFAULT_HUB,
 ) -> None:
     """Review an emergency override as the second person; it then applies until it expires."""
     path = f"/consents/{_subject(subject)}/overrides/{override_id}/review"
@@ -166,7 +135,7 @@ def review(
 
 
 @app.command()
-def show(subject: Subject, token: Token = "", hub: Hub = _DEFAULT_HUB) -> None:
+def show(subject: Subject, token: Token = "", hub: Hub = DEFAULT_HUB) -> None:
     """The consent state the engine is given now, and the history you may see."""
     out = _call(hub, token, "GET", f"/consents/{_subject(subject)}")
     state = out["state"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Final
+from typing import Final, cast
 
 from consent.decide import Decision, DecisionRequest, decide
 from consent.index import AgreementIndex
@@ -56,13 +56,21 @@ class Verdict:
 
 @dataclass(slots=True)
 class RoutingPolicy:
-    """What the router enforces beyond the registry: agreements and consent."""
+    """What the router enforces beyond the registry: agreements and consent.
+
+    ``check`` runs once per envelope on the router's hot path. The engine's own memo makes each
+    recipient's decision a few lookups; on top of that, identifiers already checked once are
+    remembered, and the verdict for a combination of (memoised, hence identical) decisions is
+    built once and reused.
+    """
 
     index: AgreementIndex
     consent: dict[str, ConsentState] = field(default_factory=dict)
     """Consent state by subject token; a token without a record is ``not recorded``."""
     fingerprint: str = ""
     """Identifies the agreements and contracts the index was built from (reuse it if unchanged)."""
+    _canonical: set[tuple[str, str]] = field(default_factory=set, repr=False)
+    _verdicts: dict[tuple[object, ...], tuple[tuple[Decision, ...], Verdict]] = field(default_factory=dict, repr=False)
 
     def check(  # noqa: PLR0911 - one return per refusal, in the order they are checked
         self,
@@ -76,14 +84,21 @@ class RoutingPolicy:
         subject_token: str | None,
         at_ms: int,
     ) -> Verdict:
-        """Decide every recipient under the header's agreement (module docstring)."""
+        """Decide every recipient under the header's agreement (module docstring).
+
+        ``sender`` and ``recipients`` are registered agencies (the envelope checks came first).
+        """
         if agreement is None:
             return Verdict(False, PolicyReason.MISSING, None, "the header names no agreement")
-        if _AGREEMENT_ID.fullmatch(agreement) is None:
-            return Verdict(False, PolicyReason.UNKNOWN, None, "the agreement id is not in its canonical form")
-        if _PURPOSE.fullmatch(purpose) is None:
-            return Verdict(False, PolicyReason.PURPOSE_INVALID, None, "the purpose is not in its canonical form")
-        agreement_id = AgreementId(agreement)
+        if (agreement, purpose) not in self._canonical:
+            if _AGREEMENT_ID.fullmatch(agreement) is None:
+                return Verdict(False, PolicyReason.UNKNOWN, None, "the agreement id is not in its canonical form")
+            if _PURPOSE.fullmatch(purpose) is None:
+                return Verdict(False, PolicyReason.PURPOSE_INVALID, None, "the purpose is not in its canonical form")
+            if len(self._canonical) < _REMEMBERED:
+                self._canonical.add((agreement, purpose))
+        # Checked above (or registered): the casts only skip a second regex match per identifier.
+        agreement_id = cast(AgreementId, agreement)
         held = self.index.get(agreement_id)
         if held is None:
             return Verdict(False, PolicyReason.UNKNOWN, None, f"no agreement {agreement} is known to the hub")
@@ -91,32 +106,42 @@ class RoutingPolicy:
         if tagged is None:  # registered (the registry check passed) but not yet in this index
             return Verdict(False, ReasonCode.CONTRACT_NOT_COVERED, held.version, f"{contract} v{version} not loaded")
         consent = None if subject_token is None else self.consent.get(subject_token, NOT_RECORDED)
-        parts: list[str] = []
-        refusal: tuple[StrEnum, int | None] | None = None
-        version_used: int | None = held.version
-        for recipient in recipients:
-            decision = decide(
+        decisions = tuple(
+            decide(
                 DecisionRequest(
-                    sender=AgencyId(sender),
-                    recipient=AgencyId(recipient),
+                    sender=cast(AgencyId, sender),
+                    recipient=cast(AgencyId, recipient),
                     contract=tagged,
-                    purpose=Purpose(purpose),
+                    purpose=cast(Purpose, purpose),
                     at_ms=at_ms,
                     consent=consent,
                     agreement_id=agreement_id,
                 ),
                 self.index,
             )
-            parts.append(f"{recipient}: {','.join(decision.codes)}")
-            if not decision.permitted and refusal is None:
-                refusal = (_refusal_code(decision), decision.agreement_version)
-            elif decision.permitted:
-                version_used = decision.agreement_version
-        detail = "; ".join(parts)
-        if refusal is not None:
-            code, refused_version = refusal
-            return Verdict(False, code, refused_version or held.version, detail)
-        return Verdict(True, ReasonCode.PERMITTED, version_used, detail)
+            for recipient in recipients
+        )
+        # The cache holds the decisions it saw, so an id here can only be that same decision.
+        key = (recipients, *map(id, decisions))
+        found = self._verdicts.get(key)
+        if found is not None:
+            return found[1]
+        verdict = _verdict(recipients, decisions, held.version)
+        if len(self._verdicts) >= _REMEMBERED:
+            self._verdicts.clear()
+        self._verdicts[key] = (decisions, verdict)  # holding the decisions keeps their ids unique
+        return verdict
+
+
+_REMEMBERED: Final = 65_536
+
+
+def _verdict(recipients: tuple[str, ...], decisions: tuple[Decision, ...], held_version: int) -> Verdict:
+    detail = "; ".join(f"{r}: {','.join(d.codes)}" for r, d in zip(recipients, decisions, strict=True))
+    refused = next((d for d in decisions if not d.permitted), None)
+    if refused is not None:
+        return Verdict(False, _refusal_code(refused), refused.agreement_version or held_version, detail)
+    return Verdict(True, ReasonCode.PERMITTED, decisions[-1].agreement_version if decisions else held_version, detail)
 
 
 def _refusal_code(decision: Decision) -> StrEnum:

@@ -7,11 +7,12 @@ with a stable code and changes nothing: no version, approval or ``agreement.*`` 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from hub.agreements import service
 from hub.agreements.models import AgreementApproval, AgreementVersion
 from hub.agreements.schemas import AgreementBody
 from hub.agreements.signing import sign_approval
-from hub.app import create_app
+from hub.app import create_app, expire_once
 from hub.audit.models import AuditEvent
 from hub.auth.issuer import DevIssuer
 from hub.auth.roles import Role
@@ -424,3 +425,18 @@ async def test_an_agency_and_a_group_and_what_the_engine_loads(hub: Hub) -> None
     decision = decide(flow, index)
     assert decision.permitted
     assert decision.agreement_id == ISA
+
+
+async def test_an_agreement_past_its_end_is_marked_expired_audited_and_no_longer_in_force(hub: Hub) -> None:
+    ends = datetime.now(UTC) + timedelta(seconds=1)
+    assert (await hub.propose(MET, valid_until=ends.isoformat())).status_code == 201
+    for agency in (MET, HACKNEY):
+        assert (await hub.approve(agency, 1)).status_code == 200
+    assert expire_once(hub.factory) == 0, "still inside its period"
+    await asyncio.sleep((ends - datetime.now(UTC)).total_seconds() + 0.05)
+    assert expire_once(hub.factory) == 1
+    assert expire_once(hub.factory) == 0, "expiring is done once"
+    shown = await hub.client.get(f"/agreements/{ISA}", headers=hub.admin(MET))
+    assert shown.json()["versions"][0]["state"] == "expired"
+    assert shown.json()["in_force"] is None
+    assert hub.agreement_events()[-1] == ("agreement.expire", f"agreement:{ISA}:v1")

@@ -264,6 +264,15 @@ async def test_approving_a_stale_version_is_refused(hub: Hub) -> None:
         ({"parties": ["group:london-boroughs"]}, "agreement.no_signatory"),
         ({"contract_versions": {"onedoor.referral.MasterReferral": 99}}, "agreement.contract_version_unknown"),
         ({"contract_versions": {"onedoor.alert.Alert": 1}}, "agreement.pinned_contract_not_covered"),
+        (
+            {
+                "provisions": [
+                    {"effect": "permit", "classes": ["contact"]},
+                    {"effect": "deny", "classes": ["contact", "location"]},
+                ]
+            },
+            "provision.conflict",
+        ),
     ],
     ids=[
         "unknown purpose",
@@ -274,6 +283,7 @@ async def test_approving_a_stale_version_is_refused(hub: Hub) -> None:
         "no agency to sign",
         "pinned to an unregistered contract version",
         "pins a contract it does not cover",
+        "a permit a sibling deny covers entirely",
     ],
 )
 async def test_bad_definitions_are_422(hub: Hub, changes: dict[str, Any], code: str) -> None:

@@ -26,8 +26,12 @@ def api() -> None:
     """Serve the hub's HTTP API on the configured host and port (migrates the database first)."""
     settings = Settings()
     configure_logging()
+    # The same broker the routers use (started locally if none is configured): agreement, consent
+    # and registry changes are announced on it, so every router applies them at once.
+    bootstrap = ensure_running(settings)
     # log_config=None keeps uvicorn's loggers on our structlog handler.
-    uvicorn.run(create_app(settings), host=settings.api.host, port=settings.api.port, log_config=None)
+    app = create_app(settings, bootstrap=bootstrap)
+    uvicorn.run(app, host=settings.api.host, port=settings.api.port, log_config=None)
 
 
 @app.command()

@@ -49,6 +49,9 @@ from onedoor.topics import TopicNames
 
 log = get_logger(__name__)
 
+POLICY_RECHECK_S = 1.0
+"""The least time between two policy fetches caused by refused messages."""
+
 _OPEN_REASONS = {
     "contract.unknown": Reason.CONTRACT_UNKNOWN,
     "contract.version_unknown": Reason.CONTRACT_VERSION_UNKNOWN,
@@ -151,12 +154,17 @@ class Connector:
         topics: TopicNames,
         old_keys: Mapping[KeyId, Any] | None = None,
         policy: SharingPolicy | None = None,
+        policy_refresh: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         self.agency: AgencyId = keys.agency
         self._keys = keys
         self.directory = directory
         self.policy = policy
         """The sharing policy to enforce; ``None`` sends every field to anyone and keeps all it receives."""
+        self._policy_refresh = policy_refresh
+        """Fetches a newer policy (``True`` if it changed): tried once before refusing a message as not
+        entitled, since the refusal may only mean an agreement was approved a moment ago."""
+        self._policy_checked_at = 0.0
         self._views: dict[tuple[str, int], _ContractView] = {}
         self._codec = codec
         self._bootstrap = bootstrap_servers
@@ -448,7 +456,12 @@ class Connector:
     async def _handle(self, tp: Any, record: Any, handler: Handler) -> int:
         position = f"{tp.topic}:{tp.partition}:{record.offset}"
         try:
-            message = self.open(record.value or b"")
+            try:
+                message = self.open(record.value or b"")
+            except EnvelopeRejected as exc:
+                if exc.reason is not Reason.NOT_ENTITLED or not await self._newer_policy():
+                    raise
+                message = self.open(record.value or b"")
         except EnvelopeRejected as exc:
             await self._report(record, exc)
             return 0
@@ -458,6 +471,17 @@ class Connector:
         await handler(message)
         self.stats.received += 1
         return 1
+
+    async def _newer_policy(self) -> bool:
+        # At most one fetch a second, however many messages a stale policy refuses.
+        if self._policy_refresh is None or time.monotonic() - self._policy_checked_at < POLICY_RECHECK_S:
+            return False
+        self._policy_checked_at = time.monotonic()
+        try:
+            return await self._policy_refresh()
+        except OneDoorError as exc:
+            log.warning("connector.policy_refresh_failed", code=exc.code)
+            return False
 
     async def receive(self, *, count: int, timeout_s: float = 30.0) -> list[ReceivedMessage]:
         """Collect ``count`` messages (or as many as arrive within ``timeout_s``)."""

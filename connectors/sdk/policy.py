@@ -8,7 +8,7 @@ alone knows consent records: it enforces consent; connectors pass what they know
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -136,6 +136,14 @@ class SharingPolicy:
         """
         found = await _fetch(hub_url, client, etag=self.version)
         return found is not None and self.update(found)
+
+    def refresher(self, hub_url: str, *, client: httpx.AsyncClient | None = None) -> Callable[[], Awaitable[bool]]:
+        """``refresh`` bound to one hub, for ``Connector(policy_refresh=...)``."""
+
+        async def refresh() -> bool:
+            return await self.refresh(hub_url, client=client)
+
+        return refresh
 
 
 async def fetch_policy(hub_url: str, *, client: httpx.AsyncClient | None = None) -> SharingPolicy:

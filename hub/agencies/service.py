@@ -16,6 +16,7 @@ from hub.agencies.directory import AgencyDirectory, AgencyEntry, DirectoryKey
 from hub.agencies.enums import AgencyStatus, KeyStatus, KeyUse
 from hub.agencies.models import Agency, AgencyKey
 from hub.agencies.schemas import AgencyCreate, KeyCreate
+from hub.policy.changes import ChangeKind, mark_changed
 from onedoor.errors import Conflict, NotFound, ValidationFailed
 from onedoor.ids import AgencyId, KeyId
 
@@ -73,6 +74,7 @@ def register(session: Session, new: AgencyCreate, *, now: datetime | None = None
     )
     session.add(agency)
     _flush(session, "agency.exists", f"agency {new.id} or one of its keys is already registered")
+    mark_changed(session, ChangeKind.REGISTRY, new.id)
     return agency
 
 
@@ -93,6 +95,7 @@ def _set_status(session: Session, agency_id: AgencyId, status: AgencyStatus) -> 
     agency = get(session, agency_id, for_update=True)
     agency.status = status
     session.flush()
+    mark_changed(session, ChangeKind.REGISTRY, agency_id)
     return agency
 
 
@@ -135,6 +138,7 @@ def add_key(
     key = _new_key(agency.id, new.use, new.public_key, now, new.not_after)
     agency.keys.append(key)
     _flush(session, "agency.key_conflict", "the key exists or a concurrent rotation won; retry")
+    mark_changed(session, ChangeKind.REGISTRY, agency_id)
     return key
 
 
@@ -149,6 +153,7 @@ def revoke_key(session: Session, agency_id: AgencyId, key_id: KeyId, *, now: dat
         key.status = KeyStatus.REVOKED
         key.not_after = now if key.not_after is None else min(key.not_after, now)
         session.flush()
+        mark_changed(session, ChangeKind.REGISTRY, agency_id)  # stop trusting it at once, everywhere
     return key
 
 

@@ -131,7 +131,9 @@ class RunningHub:
     async def policy(self) -> SharingPolicy:
         return await fetch_policy("http://hub", client=self.client)
 
-    async def connector(self, keys: AgencyKeyPair, policy: SharingPolicy | None = None) -> Connector:
+    async def connector(
+        self, keys: AgencyKeyPair, policy: SharingPolicy | None = None, *, refresh_on_miss: bool = False
+    ) -> Connector:
         directory = await fetch_directory("http://hub", client=self.client)
         return Connector(
             keys=keys,
@@ -140,6 +142,7 @@ class RunningHub:
             bootstrap_servers=self.bootstrap,
             topics=self.topics,
             policy=policy,
+            policy_refresh=policy.refresher("http://hub", client=self.client) if policy and refresh_on_miss else None,
         )
 
 

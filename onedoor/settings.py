@@ -53,6 +53,27 @@ class RouterSettings(BaseModel):
     clock_skew_seconds: int = Field(default=120, ge=0)
     """How far in the future ``created_at`` may be before it is refused."""
     batch_max_records: int = Field(default=2000, ge=1)
+    status_hard_deadline_seconds: float = Field(default=10.0, gt=0, le=3600)
+    """A status check is answerable until its ``expires_at``, capped at ``created_at`` plus this; later replies
+    are refused (``status.reply_late``)."""
+    status_soft_deadline_seconds: float = Field(default=2.0, gt=0)
+    """When a requester stops waiting; the hub refuses no reply for it, it only counts replies after it."""
+    status_rate_per_second: float = Field(default=5.0, gt=0)
+    """New status checks per second each requesting agency may send on average (``status.rate_limited``)."""
+    status_rate_burst: int = Field(default=20, ge=1)
+    """New status checks a requesting agency may send at once after a quiet spell."""
+    status_enumeration_threshold: int = Field(default=120, ge=1)
+    """More checks than this from one agency within the window raise ``status.enumeration_suspected``."""
+    status_enumeration_window_seconds: int = Field(default=600, ge=1)
+    """The sliding window of the enumeration alert; at most one alert per agency per window."""
+    status_max_outstanding: int = Field(default=100_000, ge=1)
+    """Outstanding status checks a router process remembers; beyond it the oldest is forgotten."""
+
+    @model_validator(mode="after")
+    def _soft_before_hard(self) -> RouterSettings:
+        if self.status_soft_deadline_seconds > self.status_hard_deadline_seconds:
+            raise ValueError("status_soft_deadline_seconds must not exceed status_hard_deadline_seconds")
+        return self
 
 
 class ApiSettings(BaseModel):

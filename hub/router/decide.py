@@ -12,6 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from hub.router.status import (
+    STATUS_KINDS,
+    STATUS_PURPOSE,
+    Admission,
+    StatusBook,
+    StatusKind,
+    StatusReason,
+    StatusRefusal,
+)
 from hub.router.tables import RoutingTables
 from onedoor.envelope import hubmac
 from onedoor.envelope.reasons import Reason
@@ -89,6 +98,7 @@ def decide(  # noqa: PLR0911, PLR0912 - one flat checklist reads better than nes
     tables: RoutingTables,
     replay: MessageWindow,
     limits: Limits,
+    status: StatusBook | None = None,
 ) -> Decision:
     """Decide what happens to one record read from an agency's outbound topic.
 
@@ -100,6 +110,9 @@ def decide(  # noqa: PLR0911, PLR0912 - one flat checklist reads better than nes
         tables: the registry snapshot.
         replay: the message-id window; an admitted id is remembered.
         limits: size and time limits.
+        status: outstanding status checks, rate limits and the enumeration watch; a delivered
+            check or reply is recorded in it. ``None`` skips those checks (purpose binding of
+            status envelopes still applies).
     """
     if len(value) > limits.max_envelope_bytes:
         return Rejected(Reason.TOO_LARGE, f"{len(value)} bytes > {limits.max_envelope_bytes}", owner)
@@ -171,6 +184,10 @@ def decide(  # noqa: PLR0911, PLR0912 - one flat checklist reads better than nes
         return reject(Reason.NOT_YET_VALID, "created_at is in the future beyond the allowed clock skew")
     if expires_at - created_at > limits.max_ttl_ms:
         return reject(Reason.TTL_TOO_LONG, "lifetime longer than the hub allows")
+    # The one lookup a non-status envelope pays for (hub/router/status.py).
+    status_kind = STATUS_KINDS.get(contract)
+    if status_kind is not None and purpose != STATUS_PURPOSE:
+        return reject(StatusReason.WRONG_PURPOSE, f"a status {status_kind} must carry purpose {STATUS_PURPOSE}")
     verdict = None
     if tables.policy is not None:
         verdict = tables.policy.check(
@@ -185,8 +202,25 @@ def decide(  # noqa: PLR0911, PLR0912 - one flat checklist reads better than nes
         )
         if not verdict.permitted:
             return reject(verdict.code, verdict.detail, verdict.agreement_version)
+    admitted: Admission | None = None
+    if status_kind is not None and status is not None:
+        screen = status.screen_check if status_kind is StatusKind.CHECK else status.screen_reply
+        screened = screen(
+            message_id=message_id,
+            sender=sender,
+            recipients=recipients,
+            correlation_id=h["correlation_id"],
+            created_at_ms=created_at,
+            expires_at_ms=expires_at,
+            now_ms=now_ms,
+        )
+        if isinstance(screened, StatusRefusal):
+            return reject(screened.reason, screened.detail, None if verdict is None else verdict.agreement_version)
+        admitted = screened
     if not replay.admit(message_id, position, expires_at):
         return reject(Reason.REPLAYED, "message id already routed from another position")
+    if admitted is not None and status is not None:
+        status.record(admitted, now_ms)  # only now: a refused envelope leaves no trace in the book
     return Delivered(
         message_id=message_id,
         sender=sender,

@@ -25,6 +25,7 @@ from hub.consents.service import consent_states
 from hub.router.decide import Limits
 from hub.router.policy import RoutingPolicy
 from hub.router.service import AuditSink, Router, RouterConfig, TablesLoader
+from hub.router.status import StatusLimits
 from hub.router.tables import AgencyEntry, RoutingTables
 from onedoor.envelope.keys import HubKey
 from onedoor.envelope.window import MessageWindow
@@ -133,6 +134,20 @@ def replay_window_from_audit(factory: sessionmaker[Session], now: datetime | Non
     return window
 
 
+def status_limits(settings: Settings) -> StatusLimits:
+    """The status-check limits the settings ask for (``ONEDOOR_ROUTER__STATUS_*``)."""
+    router = settings.router
+    return StatusLimits(
+        hard_deadline_ms=round(router.status_hard_deadline_seconds * 1000),
+        soft_deadline_ms=round(router.status_soft_deadline_seconds * 1000),
+        rate_per_s=router.status_rate_per_second,
+        burst=router.status_rate_burst,
+        enumeration_threshold=router.status_enumeration_threshold,
+        enumeration_window_ms=router.status_enumeration_window_seconds * 1000,
+        max_outstanding=router.status_max_outstanding,
+    )
+
+
 def build_router(
     settings: Settings, bootstrap: str, factory: sessionmaker[Session], *, refresh_interval_s: float = 2.0
 ) -> Router:
@@ -149,6 +164,7 @@ def build_router(
         batch_max_records=settings.router.batch_max_records,
         refresh_interval_s=refresh_interval_s,
         replication_factor=settings.kafka.replication_factor,
+        status=status_limits(settings),
     )
     return Router(
         config,

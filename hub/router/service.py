@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from hub.policy.bus import PolicyEvent, PolicyListener
 from hub.router.decide import Decision, Delivered, Limits, Rejected, decide
 from hub.router.publisher import BatchPublisher
+from hub.router.status import ENUMERATION_SUSPECTED, EnumerationAlert, StatusBook, StatusLimits
 from hub.router.tables import RoutingTables
 from onedoor.envelope import report
 from onedoor.envelope.cloudevents import ce_headers
@@ -92,6 +93,8 @@ class RouterConfig:
     """Reload at once when the hub API announces an agreement or consent change (``hub.policy``)."""
     replication_factor: int = 1
     """For the policy topic, if the router is the first to need it."""
+    status: StatusLimits = field(default_factory=StatusLimits)
+    """Deadlines, rate limits and the enumeration watch of status checks (``hub.router.status``)."""
 
 
 def _iso(ms: int | None) -> datetime | None:
@@ -147,6 +150,29 @@ def _audit_row(decision: Decision, position: str, now: datetime) -> dict[str, An
     }
 
 
+def _alert_row(alert: EnumerationAlert, now: datetime) -> dict[str, Any]:
+    # Counts only: which checks (and so which young people) stay in their own route.* rows.
+    return {
+        "at": now,
+        "kind": ENUMERATION_SUSPECTED,
+        "actor": _clip(alert.requester, 64),
+        "outcome": "alert",
+        "reason_code": ENUMERATION_SUSPECTED,
+        "message_id": None,
+        "correlation_id": None,
+        "contract": None,
+        "contract_version": None,
+        "recipients": None,
+        "source": None,
+        "expires_at": None,
+        "agreement_id": None,
+        "agreement_version": None,
+        "purpose": None,
+        "subject_token": None,
+        "detail": alert.detail,
+    }
+
+
 class Router:
     """One hub router process. Use as ``async with Router(...) as router: await router.run()``."""
 
@@ -158,12 +184,15 @@ class Router:
         audit: AuditSink,
         provision: TopicProvisioner | None = None,
         replay: MessageWindow | None = None,
+        status: StatusBook | None = None,
     ) -> None:
         self._config = config
         self._load_tables = load_tables
         self._audit = audit
         self._provision = provision
         self.replay = MessageWindow() if replay is None else replay
+        # Per process, like the replay window: see docs/architecture.md, "Not built yet".
+        self.status = StatusBook(config.status) if status is None else status
         self.stats = RouterStats()
         self._tables: RoutingTables | None = None
         self._tables_at = 0.0
@@ -271,7 +300,9 @@ class Router:
                 return False
             began = time.monotonic()
             tables = await asyncio.to_thread(self._load_tables)
-            self.replay.forget_expired(int(time.time() * 1000))
+            now_ms = int(time.time() * 1000)
+            self.replay.forget_expired(now_ms)
+            self.status.forget_expired(now_ms)
             new_agencies = [a for a in tables.agencies if a not in self._provisioned]
             if new_agencies and self._provision is not None:
                 await self._provision(new_agencies)
@@ -373,6 +404,7 @@ class Router:
             tables=tables,
             replay=self.replay,
             limits=self._config.limits,
+            status=self.status,
         )
 
     async def _route_batch(self, batches: dict[Any, list[Any]]) -> _InFlight:
@@ -435,6 +467,16 @@ class Router:
                     message_id=decision.message_id,
                     source=position,
                 )
+        for alert in self.status.drain_alerts():
+            # Alert, don't block: the rate limit is the blocking control. The row names the
+            # requester for the operator; the log line carries no identifier.
+            rows.append(_alert_row(alert, now))
+            log.warning(
+                ENUMERATION_SUSPECTED,
+                checks_in_window=alert.checks_in_window,
+                threshold=alert.threshold,
+                window_s=alert.window_ms // 1000,
+            )
         offsets = {tp: records[-1].offset + 1 for tp, records in batches.items() if records}
         return _InFlight(futures=await publisher.flush(), rows=rows, offsets=offsets)
 

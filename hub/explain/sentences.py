@@ -57,6 +57,18 @@ AGREEMENT_SENTENCES: Final[dict[str, str]] = {
 }
 """The router's own refusals before the engine is asked (``hub.router.policy.PolicyReason``)."""
 
+STATUS_SENTENCES: Final[dict[str, str]] = {
+    "status.wrong_purpose": "A status check or answer must be sent for victim identification, and this one was not.",
+    "status.rate_limited": "The agency sent status checks faster than the hub allows, so this one was not passed on.",
+    "status.reply_unsolicited": "An answer to a status check the hub has no record of asking that agency.",
+    "status.reply_late": "An answer to a status check that came after its deadline, so it was not passed on.",
+    "status.reply_duplicate": "A second answer from the same agency to one status check.",
+    "status.enumeration_suspected": (
+        "The agency sent an unusually large number of status checks in a short time; the hub operator was alerted."
+    ),
+}
+"""The status check's refusals and alerts (``hub.router.status.StatusReason``)."""
+
 AUTH_SENTENCES: Final[dict[str, str]] = {
     "auth.missing_token": "The request carried no access token.",
     "auth.malformed_token": "The request's access token was not a well-formed token.",
@@ -76,6 +88,7 @@ SENTENCES: Final[dict[str, str]] = {
     **{str(code): text for code, text in ENGINE_SENTENCES.items()},
     **{str(code): text for code, text in ROUTER_SENTENCES.items()},
     **AGREEMENT_SENTENCES,
+    **STATUS_SENTENCES,
     **AUTH_SENTENCES,
 }
 """Every known code, by its text form."""

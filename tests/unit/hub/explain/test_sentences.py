@@ -12,12 +12,13 @@ from consent.reasons import ReasonCode
 from hub.auth.policy import FORBIDDEN
 from hub.explain.sentences import AUTH_SENTENCES, SENTENCES, sentence
 from hub.router.policy import PolicyReason
+from hub.router.status import StatusReason
 from onedoor.envelope.reasons import Reason
 
 _GENERIC = sentence("no.such_code")
 
 
-@pytest.mark.parametrize("code", [*Reason, *ReasonCode, *PolicyReason], ids=str)
+@pytest.mark.parametrize("code", [*Reason, *ReasonCode, *PolicyReason, *StatusReason], ids=str)
 def test_every_router_and_engine_code_has_its_own_sentence(code: str) -> None:
     assert code in SENTENCES
     assert sentence(code) != _GENERIC

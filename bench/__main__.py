@@ -26,6 +26,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench import consent as consent_bench
+from bench import identity as identity_bench
 from bench import revocation
 from bench.fixture import RECIPIENT, SENDERS, Federation, Sealer
 from hub.router.publisher import BatchPublisher
@@ -277,6 +278,7 @@ async def throughput(args: argparse.Namespace, bootstrap: str, fed: Federation, 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     # The consent engine first: pure CPU, no broker, nothing else running.
     metrics: dict[str, Any] = dict(consent_bench.measure())
+    metrics.update(identity_bench.measure())
     with broker() as bootstrap:
         work = Path(tempfile.mkdtemp(prefix="onedoor-bench-"))
         fed = Federation.create(work / "throughput", f"bench{uuid.uuid4().hex[:8]}")

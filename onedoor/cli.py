@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from connectors.identity.cli import app as identity_app
 from hub.agreements.cli import app as agreement_app
 from hub.auth.cli import app as admin_app
 from hub.cli import app as hub_app
@@ -22,6 +23,7 @@ app.add_typer(hub_app, name="hub")
 app.add_typer(admin_app, name="admin")
 app.add_typer(agreement_app, name="agreement")
 app.add_typer(consent_app, name="consent")
+app.add_typer(identity_app, name="identity")
 app.command(name="demo")(demo)
 
 

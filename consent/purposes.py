@@ -25,5 +25,6 @@ PURPOSES: Final[Mapping[Purpose, str]] = MappingProxyType(
         Purpose("return-home-interview"): "Arrange or report a return home interview after a missing episode.",
         Purpose("nrm-referral"): "Refer a possible child victim of modern slavery to the National Referral Mechanism.",
         Purpose("intelligence-sharing"): "Share what is known with the local authority without asking for a service.",
+        Purpose("victim-identification"): "Ask whether a young person is a known victim; answer with status flags.",
     }
 )

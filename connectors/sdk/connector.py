@@ -12,6 +12,10 @@ receive the same fields, each cut down to those fields and naming its agreement 
 header. Receiving, it decides again as the recipient and drops any field it is not entitled
 to, or refuses the message (``agreement.not_entitled``). The plaintext is a frame
 (``connectors.sdk.frame``) that says which fields the sender included.
+
+Both ends decide a flow under an action (``consent.model.Action``): ``send`` for most
+contracts, ``query`` for a contract that answers a status check (``ACTIONS``), so an agreement
+can let an agency answer a check with less than it would send.
 """
 
 from __future__ import annotations
@@ -20,15 +24,17 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from connectors.sdk.directory import PublicDirectory
 from connectors.sdk.frame import frame, unframe
 from connectors.sdk.policy import SharingDenied, SharingPolicy
+from consent.actions import ACTIONS as CONTRACT_ACTIONS
 from consent.contract import TaggedContract
-from consent.decide import Decision
+from consent.decide import Decision, DecisionRequest, decide
+from consent.model import Action
 from consent.project import project, projection_schema
 from consent.subject import ConsentState
 from contracts import codec as avro
@@ -57,6 +63,10 @@ _OPEN_REASONS = {
     "contract.version_unknown": Reason.CONTRACT_VERSION_UNKNOWN,
 }
 
+
+ACTIONS: Final[Mapping[str, Action]] = CONTRACT_ACTIONS
+"""The contracts whose messages are not ``send`` (``consent.actions``: the hub decides the same way)."""
+"""The action each contract's messages are decided under, by contract name; any other contract is ``send``."""
 
 _PROJECTIONS_KEPT = 256
 """Derived schemas kept per contract version (one per field set seen; a sender could vary them)."""
@@ -155,8 +165,11 @@ class Connector:
         old_keys: Mapping[KeyId, Any] | None = None,
         policy: SharingPolicy | None = None,
         policy_refresh: Callable[[], Awaitable[bool]] | None = None,
+        actions: Mapping[str, Action] = ACTIONS,
     ) -> None:
         self.agency: AgencyId = keys.agency
+        self.actions = actions
+        """The action each contract is decided under when sealing (unless ``seal(action=...)``) and opening."""
         self._keys = keys
         self.directory = directory
         self.policy = policy
@@ -231,6 +244,7 @@ class Connector:
         ttl: timedelta = timedelta(days=1),
         agreement: AgreementId | None = None,
         consent: ConsentState | None = None,
+        action: Action | None = None,
     ) -> list[Sealed]:
         """Encode, project, encrypt, sign and MAC a message without sending it.
 
@@ -250,6 +264,8 @@ class Connector:
                 one it is named in the header as is.
             consent: what this agency knows of the subject's consent; by default ``not recorded``
                 when ``subject_token`` is given (the hub holds the records and enforces them).
+            action: the action the policy decides each recipient under; by default the
+                contract's (``actions``: ``query`` for a status reply, else ``send``).
 
         Returns:
             One ``Sealed`` per group of recipients, in the order of their first recipient.
@@ -266,7 +282,13 @@ class Connector:
         if consent is None and subject_token is not None:
             consent = ConsentState.not_recorded()
         groups = self._groups(
-            view, list(recipient_keys), purpose=purpose, now=now, agreement=agreement, consent=consent
+            view,
+            list(recipient_keys),
+            purpose=purpose,
+            now=now,
+            agreement=agreement,
+            consent=consent,
+            action=action or self.action_for(contract),
         )
         correlation = correlation_id or CorrelationId.new()
         decoded: dict[str, Any] | None = None
@@ -312,6 +334,7 @@ class Connector:
         now: int,
         agreement: AgreementId | None,
         consent: ConsentState | None,
+        action: Action,
     ) -> dict[tuple[AgreementId | None, frozenset[str]], list[AgencyId]]:
         """Recipients by (agreement relied on, fields allowed); refuses if any recipient is denied."""
         if self.policy is None:
@@ -319,15 +342,17 @@ class Connector:
         groups: dict[tuple[AgreementId | None, frozenset[str]], list[AgencyId]] = {}
         denied: dict[AgencyId, Decision] = {}
         for recipient in recipients:
-            decision = self.policy.decide(
+            request = DecisionRequest(
                 sender=self.agency,
                 recipient=recipient,
                 contract=view.tagged,
                 purpose=purpose,
                 at_ms=now,
                 consent=consent,
-                agreement=agreement,
+                action=action,
+                agreement_id=agreement,
             )
+            decision = decide(request, self.policy.index)
             if decision.permitted:
                 groups.setdefault((decision.agreement_id, decision.allowed_fields), []).append(recipient)
             else:
@@ -335,6 +360,10 @@ class Connector:
         if denied:
             raise SharingDenied(denied, contract=view.tagged.name, version=view.tagged.version, purpose=purpose)
         return groups
+
+    def action_for(self, contract: str) -> Action:
+        """The action messages of ``contract`` are decided under (``actions``; ``send`` by default)."""
+        return self.actions.get(str(contract), Action.SEND)
 
     def _view(self, contract: str, version: int) -> _ContractView:
         """The contract version's schema, tags and derived schemas (raises the codec's NotFound)."""
@@ -400,14 +429,16 @@ class Connector:
             raise EnvelopeRejected(reason, exc.message) from None
         fields, dropped = included, frozenset[str]()
         if self.policy is not None:
-            decision = self.policy.decide(
+            request = DecisionRequest(
                 sender=header.sender,
                 recipient=self.agency,
                 contract=view.tagged,
                 purpose=header.purpose,
                 at_ms=header.created_at_ms,
-                agreement=header.agreement,
+                action=self.action_for(header.contract),
+                agreement_id=header.agreement,
             )
+            decision = decide(request, self.policy.index)
             if not decision.permitted:
                 raise EnvelopeRejected(
                     Reason.NOT_ENTITLED,

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final, cast
 
+from consent.actions import action_for
 from consent.decide import Decision, DecisionRequest, decide
 from consent.index import AgreementIndex
 from consent.reasons import ReasonCode
@@ -106,6 +107,7 @@ class RoutingPolicy:
         if tagged is None:  # registered (the registry check passed) but not yet in this index
             return Verdict(False, ReasonCode.CONTRACT_NOT_COVERED, held.version, f"{contract} v{version} not loaded")
         consent = None if subject_token is None else self.consent.get(subject_token, NOT_RECORDED)
+        action = action_for(contract)
         decisions = tuple(
             decide(
                 DecisionRequest(
@@ -115,6 +117,7 @@ class RoutingPolicy:
                     purpose=cast(Purpose, purpose),
                     at_ms=at_ms,
                     consent=consent,
+                    action=action,
                     agreement_id=agreement_id,
                 ),
                 self.index,

@@ -12,8 +12,8 @@ from onedoor.ids import ContractName
 from tests.unit.contracts.conftest import ACK, ALERT, REFERRAL, bundled_json, field, record
 
 
-def test_the_three_body_contracts_are_bundled_and_the_envelope_is_not() -> None:
-    assert set(bundled()) == {REFERRAL, ALERT, ACK}
+def test_the_body_contracts_are_bundled_and_the_envelope_is_not() -> None:
+    assert set(bundled()) == {REFERRAL, ALERT, ACK, "onedoor.status.StatusCheck", "onedoor.status.StatusReply"}
     assert all(isinstance(name, ContractName) for name in bundled())
 
 

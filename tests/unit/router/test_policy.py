@@ -14,20 +14,33 @@ import pytest
 
 from consent import (
     AccessLevel,
+    Action,
     Agreement,
     AgreementIndex,
     AgreementState,
+    Catalog,
     ConsentState,
     EmergencyOverride,
     Provision,
+    TaggedContract,
 )
+from contracts.catalog import bundled_contract
 from hub.router.decide import Delivered, Limits, Rejected, decide
 from hub.router.policy import RoutingPolicy
 from hub.router.service import _audit_row
 from hub.router.tables import RoutingTables
 from onedoor.envelope.window import MessageWindow
 from tests.factories import World
-from tests.unit.consent.world import CATALOG, CHARITY, CONSENT_BASIS, COUNTY_POLICE, TESTBOROUGH, agency, agreement
+from tests.unit.consent.world import (
+    CATALOG,
+    CHARITY,
+    CONSENT_BASIS,
+    COUNTY_POLICE,
+    MEMBERS,
+    TESTBOROUGH,
+    agency,
+    agreement,
+)
 
 LIMITS = Limits(max_envelope_bytes=64 * 1024, max_ttl_ms=3_600_000, clock_skew_ms=60_000)
 TOKEN = "st1_FAKEtokenForTestsOnly00"
@@ -217,3 +230,43 @@ def test_a_refused_envelope_is_not_remembered_as_routed() -> None:
             limits=LIMITS,
         )
         assert isinstance(decision, expected)
+
+
+STATUS_REPLY = TaggedContract.from_schema(bundled_contract("onedoor.status.StatusReply"), 1)
+
+
+@pytest.mark.parametrize(
+    ("actions", "expected"),
+    [([Action.QUERY], "delivered"), ([Action.SEND], "provision.none")],
+    ids=[
+        "an answer to a status check is a query: a provision for queries lets it through",
+        "a provision for sending alone does not let an answer through",
+    ],
+)
+def test_an_answer_to_a_status_check_is_decided_as_a_query(actions: list[Action], expected: str) -> None:
+    world = World.make()
+    isa = agreement(
+        ISA,
+        [agency(COUNTY_POLICE), agency(TESTBOROUGH)],
+        [Provision.permit(actions=actions, classes=AccessLevel.LIMITED)],
+        contracts=[STATUS_REPLY],
+        purposes=["victim-identification"],
+    )
+    catalog = Catalog.of(MEMBERS, [*CATALOG.contracts.values(), STATUS_REPLY])
+    tables = replace(
+        world.tables(frozenset({(str(STATUS_REPLY.name), 1)})),
+        policy=RoutingPolicy(index=AgreementIndex.build([isa], catalog, version=1)),
+    )
+    header = world.header(world.council, [world.police], agreement=ISA, contract=STATUS_REPLY.name, subject_token=None)
+    value = world.seal(world.council, [world.police], header=replace(header, purpose="victim-identification"))  # type: ignore[arg-type]
+    decision = decide(
+        value,
+        owner=str(world.council.agency),
+        position="t.out.lb-testborough-csc:0:1",
+        now_ms=int(time.time() * 1000),
+        tables=tables,
+        replay=MessageWindow(),
+        limits=LIMITS,
+    )
+    outcome = "delivered" if isinstance(decision, Delivered) else str(decision.reason)
+    assert outcome == expected

@@ -28,16 +28,11 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy.orm import Session, sessionmaker
 
-from contracts.registry.service import seed_bundled
-from hub import db
-from hub.agencies import service as agencies_service
-from hub.agencies.schemas import AgencyCreate, b64url
+from bench import hubsetup
 from hub.agreements import service as agreements_service
-from hub.agreements.schemas import AgreementBody, AgreementPropose
 from hub.consents import service as consents_service
 from hub.consents.schemas import ConsentIn
-from hub.policy.bus import PolicyAnnouncer, ensure_policy_topic
-from hub.policy.changes import announce_commits
+from hub.policy.bus import PolicyAnnouncer
 from hub.router import runtime
 from onedoor.envelope import hubmac
 from onedoor.envelope.header import Header
@@ -55,40 +50,18 @@ SEND_EVERY_S = 0.005
 """200 envelopes/s: a busy federation's referrals and alerts, far above today's rates."""
 
 
-def _register(session: Session, keys: AgencyKeyPair, kind: str) -> None:
-    agencies_service.register(
-        session,
-        AgencyCreate.model_validate(
-            {
-                "id": str(keys.agency),
-                "display_name": f"Bench {keys.agency}",
-                "kind": kind,
-                "signing_public_key": b64url(keys.signing_public),
-                "encryption_public_key": b64url(keys.encryption_public),
-            }
-        ),
-    )
-
-
 def _agree(factory: sessionmaker[Session], agreement_id: str) -> None:
-    body = AgreementBody.model_validate(
-        {
-            "id": agreement_id,
-            "parties": [f"agency:{POLICE}", f"agency:{COUNCIL}"],
-            "contracts": [str(REFERRAL)],
-            "purposes": [str(PURPOSE)],
-            "provisions": [{"effect": "permit", "access_level": "limited"}],
-            "lawful_basis": {"article6": "UK GDPR Art. 6(1)(e)", "statutes": ["Children Act 2004 s.11"]},
-            "retention_days": 365,
-            "review_date": (date.today() + timedelta(days=365)).isoformat(),
-        }
-    )
-    with factory() as session, session.begin():
-        row = agreements_service.propose(session, AgreementPropose(agreement=body), by="bench-admin")
-        for agency in (POLICE, COUNCIL):
-            agreements_service.approve(
-                session, agreement_id, row.version, agency=agency, approver=f"admin@{agency}", digest=row.digest
-            )
+    body = {
+        "id": agreement_id,
+        "parties": [f"agency:{POLICE}", f"agency:{COUNCIL}"],
+        "contracts": [str(REFERRAL)],
+        "purposes": [str(PURPOSE)],
+        "provisions": [{"effect": "permit", "access_level": "limited"}],
+        "lawful_basis": {"article6": "UK GDPR Art. 6(1)(e)", "statutes": ["Children Act 2004 s.11"]},
+        "retention_days": 365,
+        "review_date": (date.today() + timedelta(days=365)).isoformat(),
+    }
+    hubsetup.agree(factory, body, (POLICE, COUNCIL))
 
 
 def _revoke(factory: sessionmaker[Session], agreement_id: str) -> None:
@@ -185,24 +158,14 @@ class _Hub:
 
 async def _hub(bootstrap: str) -> _Hub:
     work = Path(tempfile.mkdtemp(prefix="onedoor-bench-rev-"))
-    prefix = f"rev{int(time.time())}"
-    settings = Settings.model_validate({"home": str(work), "kafka": {"topic_prefix": prefix}})
-    topics = TopicNames(prefix)
-    db.migrate(settings.database_url)
-    engine = db.engine_from_settings(settings)
-    factory = db.session_factory(engine)
+    hub = hubsetup.create_hub_db(hubsetup.hub_settings(work, f"rev{int(time.time())}"))
     police, council = AgencyKeyPair.generate(POLICE), AgencyKeyPair.generate(COUNCIL)
-    with factory() as session, session.begin():
-        seed_bundled(session)
-        _register(session, police, "police")
-        _register(session, council, "children-services")
-    stream = _Stream(police, council, HubKey.load_or_create(settings.hub_key_path), topics)
-    await runtime.ensure_hub_topics(bootstrap, settings)
-    await ensure_policy_topic(bootstrap, settings)
-    announcer = PolicyAnnouncer(bootstrap, topics.policy)
-    await announcer.start()
-    announce_commits(factory, announcer.publish)
-    return _Hub(settings, factory, engine.dispose, stream, announcer)
+    with hub.factory() as session, session.begin():
+        hubsetup.register(session, police, "police")
+        hubsetup.register(session, council, "children-services")
+    stream = _Stream(police, council, hub.hub_key, hub.topics)
+    announcer = await hubsetup.start_announcer(bootstrap, hub)
+    return _Hub(hub.settings, hub.factory, hub.dispose, stream, announcer)
 
 
 async def measure(bootstrap: str, trials: int = 15) -> dict[str, dict[str, Any]]:

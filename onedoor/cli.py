@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from connectors.agent.cli import app as connector_app
+from connectors.agent.cli import status_check
 from connectors.identity.cli import app as identity_app
 from hub.agreements.cli import app as agreement_app
 from hub.auth.cli import app as admin_app
@@ -24,7 +26,9 @@ app.add_typer(admin_app, name="admin")
 app.add_typer(agreement_app, name="agreement")
 app.add_typer(consent_app, name="consent")
 app.add_typer(identity_app, name="identity")
+app.add_typer(connector_app, name="connector")
 app.command(name="demo")(demo)
+app.command(name="status-check")(status_check)
 
 
 def main() -> None:

@@ -1,0 +1,172 @@
+"""One settings object for a connector process, built once at the entry point and passed down.
+
+Environment variables use the ``ONEDOOR_CONNECTOR_`` prefix and ``__`` for nesting, e.g.
+``ONEDOOR_CONNECTOR_AGENCY``, ``ONEDOOR_CONNECTOR_API__TOKEN_FILE`` or
+``ONEDOOR_CONNECTOR_DEADLINES__SOFT_SECONDS``. ``KAFKA_BOOTSTRAP_SERVERS`` is honoured as the
+broker when ``ONEDOOR_CONNECTOR_KAFKA__BOOTSTRAP_SERVERS`` is unset.
+
+Fail closed: the local REST API always needs a bearer token (``api.token`` or ``api.token_file``,
+one of them, at least ``MIN_TOKEN_CHARS`` characters; a token file must be mode 0600). Errors
+name the variable, never its value.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Final
+
+from pydantic import AfterValidator, BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from onedoor.errors import OneDoorError, ValidationFailed
+from onedoor.ids import AgencyId
+
+ENV_PREFIX: Final = "ONEDOOR_CONNECTOR_"
+MIN_TOKEN_CHARS: Final = 32
+"""The shortest API token accepted (``onedoor connector token FILE`` writes 43 characters)."""
+INVALID_CONFIG: Final = "connector.invalid_config"
+TOKEN_FILE: Final = "connector.token_file"  # noqa: S105 - an error code, not a secret
+
+
+def _agency(value: str) -> str:
+    try:
+        return str(AgencyId(value))
+    except OneDoorError:
+        raise ValueError("not an agency id (lower-case letters, digits and hyphens)") from None
+
+
+class KafkaConfig(BaseModel):
+    """The broker the connector reads its inbox from and writes its outbound topic to."""
+
+    bootstrap_servers: str | None = None
+    """``host:port,...``; unset means ``KAFKA_BOOTSTRAP_SERVERS``; a connector never starts a broker."""
+    topic_prefix: str = "onedoor"
+    """The hub's topic prefix (``ONEDOOR_KAFKA__TOPIC_PREFIX`` on the hub)."""
+
+
+class ApiConfig(BaseModel):
+    """The connector's local REST API, for the force's own systems and ``onedoor status-check``."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8480, ge=1, le=65535)
+    token: SecretStr | None = None
+    """The bearer token callers must send; or ``token_file``."""
+    token_file: Path | None = None
+    """A file (mode 0600) holding the bearer token on its first line; or ``token``."""
+
+    @model_validator(mode="after")
+    def _one_token(self) -> ApiConfig:
+        if (self.token is None) == (self.token_file is None):
+            raise ValueError("set exactly one of api.token and api.token_file: the REST API always needs a token")
+        if self.token is not None and len(self.token.get_secret_value().strip()) < MIN_TOKEN_CHARS:
+            raise ValueError(f"api.token must have at least {MIN_TOKEN_CHARS} characters")
+        return self
+
+
+class DeadlineConfig(BaseModel):
+    """How long a status check waits for answers (soft) and how long it may be answered (hard)."""
+
+    soft_seconds: float = Field(default=2.0, gt=0)
+    hard_seconds: float = Field(default=10.0, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _soft_before_hard(self) -> DeadlineConfig:
+        if self.soft_seconds > self.hard_seconds:
+            raise ValueError("deadlines.soft_seconds must not exceed deadlines.hard_seconds")
+        return self
+
+
+class ConnectorConfig(BaseSettings):
+    """Everything configurable about one agency's connector process."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="ignore", frozen=True)
+
+    agency: Annotated[str, AfterValidator(_agency)]
+    """The agency this connector is, as registered with the hub."""
+    keys_dir: Path
+    """Where ``signing.pem`` and ``encryption.pem`` are (``AgencyKeyPair.save``)."""
+    keys_passphrase: SecretStr | None = None
+    """Decrypts the key files, if they were saved with one."""
+    hub_url: str = "http://127.0.0.1:8470"
+    """The hub API: ``GET /directory`` and ``GET /policy``."""
+    matching_key_path: Path
+    """The federation matching key (mode 0600; ``MatchingKey.save``)."""
+    records_path: Path | None = None
+    """The agency's status records (``.json`` or ``.csv``); unset: every check is answered "no record"."""
+    disclosure_log_path: Path
+    """The disclosure log (SQLite file): every record disclosed, for subject access requests."""
+    policy_refresh_seconds: float = Field(default=30.0, gt=0)
+    """How often the sharing policy is fetched again from the hub."""
+    notices_kept: int = Field(default=1000, ge=1, le=100_000)
+    """How many owner notices ``GET /notifications`` can list (in memory; the disclosure log keeps all)."""
+    kafka: KafkaConfig = KafkaConfig()
+    api: ApiConfig
+    deadlines: DeadlineConfig = DeadlineConfig()
+
+    @model_validator(mode="after")
+    def _conventional_bootstrap(self) -> ConnectorConfig:
+        conventional = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        if conventional and not self.kafka.bootstrap_servers:
+            object.__setattr__(self, "kafka", self.kafka.model_copy(update={"bootstrap_servers": conventional}))
+        return self
+
+    @property
+    def agency_id(self) -> AgencyId:
+        """``agency`` as an ``AgencyId``."""
+        return AgencyId(self.agency)
+
+    def api_token(self) -> str:
+        """The REST API's bearer token, from ``api.token`` or read from ``api.token_file``.
+
+        Raises:
+            ValidationFailed: ``connector.token_file`` when the file cannot be read, is open to
+                others, or holds a token that is too short.
+        """
+        if self.api.token is not None:
+            return self.api.token.get_secret_value().strip()
+        assert self.api.token_file is not None  # noqa: S101 - the validator requires one of them
+        return read_token_file(self.api.token_file)
+
+
+def read_token_file(path: Path) -> str:
+    """The token on the first line of ``path`` (mode 0600).
+
+    Raises:
+        ValidationFailed: ``connector.token_file``; the message never holds the token.
+    """
+    try:
+        mode = os.stat(path).st_mode & 0o777
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ValidationFailed(TOKEN_FILE, f"cannot read the API token file {path}: {reason}") from None
+    if mode & 0o077:
+        raise ValidationFailed(TOKEN_FILE, f"the API token file {path} must be mode 0600, not {mode:04o}")
+    lines = text.strip().splitlines()
+    token = lines[0].strip() if lines else ""
+    if len(token) < MIN_TOKEN_CHARS:
+        raise ValidationFailed(TOKEN_FILE, f"the API token in {path} must have at least {MIN_TOKEN_CHARS} characters")
+    return token
+
+
+def load_config(**overrides: Any) -> ConnectorConfig:
+    """Build the config from the environment (and ``overrides``).
+
+    Raises:
+        ValidationFailed: ``connector.invalid_config``, naming each bad variable and why, never a value.
+    """
+    try:
+        return ConnectorConfig(**overrides)
+    except ValidationError as exc:
+        raise ValidationFailed(INVALID_CONFIG, describe_errors(exc)) from None
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """``ONEDOOR_CONNECTOR_API__PORT: Input should be ...; ...``: where and why, without the input."""
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        where = "__".join(str(part) for part in error["loc"] if isinstance(part, str)).upper()
+        name = f"{ENV_PREFIX}{where}" if where else "ONEDOOR_CONNECTOR_*"
+        problems.append(f"{name}: {error['msg']}")
+    return "; ".join(problems)

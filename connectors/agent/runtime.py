@@ -1,0 +1,217 @@
+"""A running connector process: the agency's ``Connector`` with a status checker and responder on one inbox.
+
+``running_connector(config, bootstrap=...)`` loads the agency's keys, the federation matching
+key and its status records; fetches the directory and the sharing policy from the hub; starts
+the ``Connector``; routes ``StatusCheck``s to a ``StatusResponder`` (disclosures logged in the
+``DisclosureLog``, owner notices kept on a ``NoticeBoard``) and replies to a ``StatusChecker``
+through one ``Dispatcher``; reads the inbox in a task, and fetches the policy again every
+``policy_refresh_seconds``. Everything is stopped when the ``async with`` block ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import traceback
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Final
+
+import httpx
+
+from connectors.agent.config import ConnectorConfig
+from connectors.agent.notices import NoticeBoard
+from connectors.identity import Identifiers, MatchingKey
+from connectors.sdk import Connector
+from connectors.sdk.codec import ContractCodecs
+from connectors.sdk.directory import fetch_directory
+from connectors.sdk.policy import SharingPolicy, fetch_policy
+from connectors.status import (
+    STATUS_CHECK,
+    DisclosureLog,
+    Dispatcher,
+    StatusAnswer,
+    StatusChecker,
+    StatusIndex,
+    StatusRecord,
+    StatusResponder,
+)
+from onedoor.envelope.keys import AgencyKeyPair
+from onedoor.errors import OneDoorError, ValidationFailed
+from onedoor.logging import get_logger
+from onedoor.topics import TopicNames
+
+log = get_logger(__name__)
+
+PUMP_RETRY_S: Final = 1.0
+"""How long the inbox reader waits after a failed batch before reading again (the batch is re-read)."""
+NO_BROKER: Final = "connector.no_broker"
+KEYS_UNREADABLE: Final = "connector.keys_unreadable"
+
+
+@dataclass(eq=False, slots=True)
+class ConnectorProcess:
+    """What a running connector process holds; valid inside ``running_connector``."""
+
+    config: ConnectorConfig
+    connector: Connector
+    dispatcher: Dispatcher
+    checker: StatusChecker
+    responder: StatusResponder
+    disclosures: DisclosureLog
+    notices: NoticeBoard
+    policy: SharingPolicy
+    pump: asyncio.Task[None]
+    """Reads the inbox and hands every message to the dispatcher."""
+
+    @property
+    def healthy(self) -> bool:
+        """Whether the inbox is still being read."""
+        return not self.pump.done()
+
+    async def check(self, identifiers: Identifiers) -> StatusAnswer:
+        """Ask the agencies that may answer, with the configured deadlines."""
+        deadlines = self.config.deadlines
+        return await self.checker.check(
+            identifiers, soft_deadline_s=deadlines.soft_seconds, hard_deadline_s=deadlines.hard_seconds
+        )
+
+
+def load_index(config: ConnectorConfig, key: MatchingKey, records: Iterable[StatusRecord] | None = None) -> StatusIndex:
+    """The agency's status index: ``records`` if given, else the records file, else empty.
+
+    Raises:
+        ValidationFailed: ``status.invalid_records`` (or an identity code) for a bad record file.
+    """
+    if records is not None:
+        return StatusIndex.build(records, key)
+    if config.records_path is None:
+        return StatusIndex.build([], key)
+    try:
+        return StatusIndex.load(config.records_path, key)
+    except OSError as exc:
+        raise ValidationFailed("status.invalid_records", f"cannot read {config.records_path}: {exc.strerror}") from None
+
+
+def load_keys(config: ConnectorConfig) -> tuple[AgencyKeyPair, MatchingKey]:
+    """The agency's key pair and the federation matching key.
+
+    Raises:
+        ValidationFailed: ``connector.keys_unreadable`` or ``identity.key_file``.
+    """
+    passphrase = None if config.keys_passphrase is None else config.keys_passphrase.get_secret_value().encode()
+    try:
+        keys = AgencyKeyPair.load(config.agency_id, config.keys_dir, passphrase)
+    except (OSError, ValueError, TypeError) as exc:
+        # The exception text may quote the file; its type says enough and holds no key material.
+        raise ValidationFailed(
+            KEYS_UNREADABLE, f"cannot load the agency keys from {config.keys_dir} ({type(exc).__name__})"
+        ) from None
+    try:
+        key = MatchingKey.load(config.matching_key_path)
+    except OSError as exc:
+        raise ValidationFailed(
+            "identity.key_file", f"cannot read the matching key {config.matching_key_path}: {exc.strerror}"
+        ) from None
+    return keys, key
+
+
+@asynccontextmanager
+async def running_connector(
+    config: ConnectorConfig,
+    *,
+    bootstrap: str | None = None,
+    client: httpx.AsyncClient | None = None,
+    records: Iterable[StatusRecord] | None = None,
+) -> AsyncIterator[ConnectorProcess]:
+    """Start the agency's connector with its status checker and responder; stop it all on exit.
+
+    Args:
+        config: the connector's settings.
+        bootstrap: the broker; default ``config.kafka.bootstrap_servers``.
+        client: an HTTP client for the hub (its base URL set; tests pass an in-process one);
+            default a new client per call to ``config.hub_url``.
+        records: the agency's status records; default those of ``config.records_path``.
+
+    Yields:
+        The running process.
+
+    Raises:
+        ValidationFailed: ``connector.no_broker``, unreadable keys or records.
+        Unavailable: ``hub.unreachable`` when the directory or the policy cannot be fetched.
+    """
+    servers = bootstrap or config.kafka.bootstrap_servers
+    if not servers:
+        raise ValidationFailed(
+            NO_BROKER, "no broker: set ONEDOOR_CONNECTOR_KAFKA__BOOTSTRAP_SERVERS or KAFKA_BOOTSTRAP_SERVERS"
+        )
+    keys, key = load_keys(config)
+    index = load_index(config, key, records)
+    directory = await fetch_directory(config.hub_url, client=client)
+    policy = await fetch_policy(config.hub_url, client=client)
+    connector = Connector(
+        keys=keys,
+        directory=directory,
+        codec=ContractCodecs.bundled(),
+        bootstrap_servers=servers,
+        topics=TopicNames(config.kafka.topic_prefix),
+        policy=policy,
+        policy_refresh=policy.refresher(config.hub_url, client=client),
+    )
+    notices = NoticeBoard(config.notices_kept)
+    with DisclosureLog(config.disclosure_log_path) as disclosures:
+        async with connector:
+            dispatcher = Dispatcher()
+            responder = StatusResponder(connector, index, disclosures=disclosures, on_checked=notices.notify)
+            dispatcher.route(STATUS_CHECK, responder)
+            checker = StatusChecker(connector, key, policy, dispatcher=dispatcher)
+            pump = asyncio.create_task(_pump(connector, dispatcher), name=f"connector-inbox-{config.agency}")
+            refresh = asyncio.create_task(
+                _refresh_policy(policy, config.hub_url, client, every_s=config.policy_refresh_seconds),
+                name=f"connector-policy-{config.agency}",
+            )
+            log.info(
+                "connector.started",
+                agency=config.agency,
+                records=len(index),
+                agencies=len(directory.agencies),
+                policy_version=policy.version[:12],
+            )
+            try:
+                yield ConnectorProcess(
+                    config, connector, dispatcher, checker, responder, disclosures, notices, policy, pump
+                )
+            finally:
+                for task in (refresh, pump):
+                    task.cancel()
+                for task in (refresh, pump):
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+                log.info("connector.stopped", agency=config.agency)
+
+
+async def _pump(connector: Connector, dispatcher: Dispatcher) -> None:
+    # The one reader of the inbox. A failed batch is not committed and is read again (the
+    # connector rewinds to the last commit), so keep reading rather than go deaf.
+    while True:
+        try:
+            await connector.run(dispatcher)
+        except Exception as exc:  # noqa: BLE001 - logged; the next read retries the batch
+            # A plain traceback, not exc_info: rich renderers would print frame locals (message bodies).
+            trace = "".join(traceback.format_exception(exc))
+            log.error("connector.inbox_failed", agency=connector.agency, error=type(exc).__name__, traceback=trace)  # noqa: TRY400
+            await asyncio.sleep(PUMP_RETRY_S)
+
+
+async def _refresh_policy(
+    policy: SharingPolicy, hub_url: str, client: httpx.AsyncClient | None, *, every_s: float
+) -> None:
+    # Who may be asked, and what a reply may hold, follow agreements approved or revoked since start.
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            if await policy.refresh(hub_url, client=client):
+                log.info("connector.policy_refreshed", policy_version=policy.version[:12])
+        except OneDoorError as exc:
+            log.warning("connector.policy_refresh_failed", code=exc.code)

@@ -1,6 +1,6 @@
 """Run every benchmark and write bench/results/latest.json.
 
-python -m bench [--count N] [--rounds R] [--latency-seconds S]
+python -m bench [--count N] [--rounds R] [--latency-seconds S] [--revocation-trials T] [--status-seconds S]
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from bench import consent as consent_bench
 from bench import identity as identity_bench
 from bench import revocation
+from bench import status as status_bench
 from bench.fixture import RECIPIENT, SENDERS, Federation, Sealer
 from hub.router.publisher import BatchPublisher
 from onedoor.envelope.opening import open_envelope
@@ -316,6 +317,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 
         print(f"revocation and withdrawal effect, {args.revocation_trials} trials each...", flush=True)
         metrics.update(await revocation.measure(bootstrap, trials=args.revocation_trials))
+
+        print(f"status checks, {args.status_seconds:g} s at 5/s, then rising rates and 200 agencies...", flush=True)
+        metrics.update(await status_bench.measure(bootstrap, seconds=args.status_seconds))
         shutil.rmtree(work, ignore_errors=True)
     return metrics
 
@@ -326,6 +330,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--latency-seconds", type=float, default=8.0)
     parser.add_argument("--revocation-trials", type=int, default=15)
+    parser.add_argument("--status-seconds", type=float, default=20.0)
     args = parser.parse_args()
     metrics = asyncio.run(main_async(args))
     document = {

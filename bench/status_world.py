@@ -1,9 +1,9 @@
 """The federation the status-check benchmark runs against, on disk for its worker processes.
 
 One requesting police force and N responding children's services, each with its own keys,
-registered in a real hub database (SQLite) with one agreement per pair approved through the
-agreements service: the force may send ``onedoor.status.StatusCheck`` with identity tokens
-(``identity``, ``operational``) and each agency may answer with ``onedoor.status.StatusReply``
+registered in a real hub database (SQLite) with one national agreement among them all,
+approved by every party through the agreements service: the force may send
+``onedoor.status.StatusCheck`` with identity tokens (``identity``, ``operational``) and each agency may answer with ``onedoor.status.StatusReply``
 under ``query`` with limited classes (``operational``, ``safeguarding``, ``contact``: no special
 category data, so Article 6 alone). The directory and policy documents are written as the
 hub's API would serve them. All records are synthetic (``connectors.status.synthetic``).
@@ -55,24 +55,23 @@ def unknown_query(number: int) -> Identifiers:
     return Identifiers.parse("Morgan", f"Nowhereton{'x' * (number % 3)}", born.isoformat())
 
 
-def _agreement(number: int) -> dict[str, Any]:
-    party = responder_id(number)
+def _agreement(responders: list[AgencyId]) -> dict[str, Any]:
+    """One national status-check agreement (as CP-IS is one national scheme): the force asks every party,
+    and every party may answer it; parties ask and tell each other nothing under it."""
     return {
-        "id": f"isa-bench-st-{number:03d}",
-        "parties": [f"agency:{REQUESTER}", f"agency:{party}"],
+        "id": "isa-bench-status-national",
+        "parties": [f"agency:{REQUESTER}", *(f"agency:{party}" for party in responders)],
         "contracts": [str(STATUS_CHECK), str(STATUS_REPLY)],
         "purposes": [str(VICTIM_IDENTIFICATION)],
         "provisions": [
             {
                 "effect": "permit",
                 "senders": [f"agency:{REQUESTER}"],
-                "recipients": [f"agency:{party}"],
                 "actions": ["send"],
                 "classes": ["identity", "operational"],
             },
             {
                 "effect": "permit",
-                "senders": [f"agency:{party}"],
                 "recipients": [f"agency:{REQUESTER}"],
                 "actions": ["query"],
                 "classes": ["operational", "safeguarding", "contact"],
@@ -152,8 +151,7 @@ class StatusWorld:
                 for agency, keys in pairs.items():
                     keys.save(root / "keys" / agency)
                     hubsetup.register(session, keys, "police" if agency == REQUESTER else "children-services")
-            for number in range(agencies):
-                hubsetup.agree(hub.factory, _agreement(number), (REQUESTER, responder_id(number)))
+            hubsetup.agree(hub.factory, _agreement(world.responders), (REQUESTER, *world.responders))
             (root / "directory.json").write_text(json.dumps(hubsetup.directory_document(hub)))
             (root / "policy.json").write_text(json.dumps(hubsetup.policy_document(hub)))
         finally:

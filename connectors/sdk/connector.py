@@ -20,6 +20,7 @@ can let an agency answer a check with less than it would send.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -384,8 +385,7 @@ class Connector:
             The headers sent, one per envelope; ``header.message_id`` identifies each everywhere.
         """
         sealed = self.seal(**message)
-        for item in sealed:
-            await self.publish(item.header, item.value)
+        await self.publish_all(sealed)
         return [item.header for item in sealed]
 
     async def publish(self, header: Header, value: bytes) -> None:
@@ -402,6 +402,14 @@ class Connector:
         await producer.send_and_wait(self._topics.outbound(self.agency), value, key=key, headers=headers)
         self.stats.sent += 1
         log.info("connector.sent", message_id=header.message_id, contract=header.contract)
+
+    async def publish_all(self, sealed: Sequence[Sealed]) -> None:
+        """Publish several sealed envelopes at once and wait for every acknowledgement.
+
+        The producer batches them, so a send split per agreement and field set, or a status check
+        to forty agencies, waits about one broker round trip instead of one per envelope.
+        """
+        await asyncio.gather(*(self.publish(item.header, item.value) for item in sealed))
 
     def open(self, value: bytes) -> ReceivedMessage:
         """Verify, decrypt, unframe and decode one envelope from the inbox; with a policy, check entitlement.

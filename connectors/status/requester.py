@@ -211,8 +211,7 @@ class StatusChecker:
         asked_by_message = {str(s.header.message_id): frozenset(s.header.recipients) for s in sealed}
         waiter = self.dispatcher.expect(asked_by_message, contract=STATUS_REPLY)
         try:
-            for item in sealed:
-                await self._connector.publish(item.header, item.value)
+            await self._connector.publish_all(sealed)
             replies = await self._collect(waiter, asked_by_message, deadline=started + soft_deadline_s)
         finally:
             self.dispatcher.forget(waiter)

@@ -143,6 +143,16 @@ class _Outcome:
 
 def decide(request: DecisionRequest, agreements: AgreementIndex) -> Decision:
     """Decide one flow (module docstring)."""
+    return decide_until(request, agreements)[0]
+
+
+def decide_until(request: DecisionRequest, agreements: AgreementIndex) -> tuple[Decision, int]:
+    """``decide``, and until when (ms, exclusive) the same request would get the same decision.
+
+    The answer holds while no agreement period, provision period or review date begins or ends,
+    and no emergency override of the subject starts or expires. A caller may cache the decision
+    until then, for as long as it holds the same index and consent state.
+    """
     at = request.at_ms
     key = (
         request.sender,
@@ -158,15 +168,19 @@ def decide(request: DecisionRequest, agreements: AgreementIndex) -> Decision:
         agreements.remember(key, outcome)
     consent = request.consent
     if consent is None or not outcome.options:
-        return outcome.plain
+        return outcome.plain, outcome.valid_until
+    until = outcome.valid_until
+    override = consent.override
+    if override is not None:  # an override starting or expiring changes the judgement
+        until = min([until, *(t for t in (override.starts_ms, override.expires_ms) if t > at)])
     refused: Decision | None = None
     for option in outcome.options:
         decision = option.decision(judge_consent(option.rests_on_consent, consent, at))
         if decision.effect is Effect.PERMIT:
-            return decision
+            return decision, until
         refused = refused or decision
     assert refused is not None  # noqa: S101 - options is not empty
-    return refused
+    return refused, until
 
 
 _STATE: Final = {

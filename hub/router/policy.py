@@ -19,8 +19,9 @@ from enum import StrEnum
 from typing import Final, cast
 
 from consent.actions import action_for
-from consent.decide import Decision, DecisionRequest, decide
+from consent.decide import Decision, DecisionRequest, decide_until
 from consent.index import AgreementIndex
+from consent.period import FOREVER
 from consent.reasons import ReasonCode
 from consent.subject import ConsentState
 from onedoor.ids import AgencyId, AgreementId, Purpose
@@ -59,10 +60,11 @@ class Verdict:
 class RoutingPolicy:
     """What the router enforces beyond the registry: agreements and consent.
 
-    ``check`` runs once per envelope on the router's hot path. The engine's own memo makes each
-    recipient's decision a few lookups; on top of that, identifiers already checked once are
-    remembered, and the verdict for a combination of (memoised, hence identical) decisions is
-    built once and reused.
+    ``check`` runs once per envelope on the router's hot path. A verdict is cached per flow
+    (sender, recipients, contract version, purpose, agreement, the subject's consent state) for
+    as long as the engine says it holds (``consent.decide.decide_until``: until an agreement or
+    provision period, a review date or an emergency override starts or ends). A change of
+    agreements or consent builds a new ``RoutingPolicy``, so the cache never outlives them.
     """
 
     index: AgreementIndex
@@ -70,10 +72,9 @@ class RoutingPolicy:
     """Consent state by subject token; a token without a record is ``not recorded``."""
     fingerprint: str = ""
     """Identifies the agreements and contracts the index was built from (reuse it if unchanged)."""
-    _canonical: set[tuple[str, str]] = field(default_factory=set, repr=False)
-    _verdicts: dict[tuple[object, ...], tuple[tuple[Decision, ...], Verdict]] = field(default_factory=dict, repr=False)
+    _flows: dict[tuple[object, ...], _Cached] = field(default_factory=dict, repr=False)
 
-    def check(  # noqa: PLR0911 - one return per refusal, in the order they are checked
+    def check(
         self,
         *,
         sender: str,
@@ -90,26 +91,49 @@ class RoutingPolicy:
         ``sender`` and ``recipients`` are registered agencies (the envelope checks came first).
         """
         if agreement is None:
-            return Verdict(False, PolicyReason.MISSING, None, "the header names no agreement")
-        if (agreement, purpose) not in self._canonical:
-            if _AGREEMENT_ID.fullmatch(agreement) is None:
-                return Verdict(False, PolicyReason.UNKNOWN, None, "the agreement id is not in its canonical form")
-            if _PURPOSE.fullmatch(purpose) is None:
-                return Verdict(False, PolicyReason.PURPOSE_INVALID, None, "the purpose is not in its canonical form")
-            if len(self._canonical) < _REMEMBERED:
-                self._canonical.add((agreement, purpose))
-        # Checked above (or registered): the casts only skip a second regex match per identifier.
+            return _MISSING
+        consent = None if subject_token is None else self.consent.get(subject_token, NOT_RECORDED)
+        # id(consent) is safe: this policy's consent map (or NOT_RECORDED) keeps the object alive.
+        key = (sender, recipients, contract, version, purpose, agreement, id(consent))
+        cached = self._flows.get(key)
+        if cached is not None and cached.since <= at_ms < cached.until:
+            return cached.verdict
+        verdict, until = self._decide(sender, recipients, contract, version, purpose, agreement, consent, at_ms)
+        if len(self._flows) >= _REMEMBERED:
+            self._flows.clear()
+        self._flows[key] = _Cached(verdict, at_ms, until)
+        return verdict
+
+    def _decide(  # noqa: PLR0917 - the header fields a verdict depends on
+        self,
+        sender: str,
+        recipients: tuple[str, ...],
+        contract: str,
+        version: int,
+        purpose: str,
+        agreement: str,
+        consent: ConsentState | None,
+        at_ms: int,
+    ) -> tuple[Verdict, int]:
+        """The verdict, and until when it holds (``FOREVER`` for a refusal that no time can change)."""
+        if _AGREEMENT_ID.fullmatch(agreement) is None:
+            return Verdict(False, PolicyReason.UNKNOWN, None, "the agreement id is not in its canonical form"), FOREVER
+        if _PURPOSE.fullmatch(purpose) is None:
+            return Verdict(False, PolicyReason.PURPOSE_INVALID, None, "the purpose is not canonical"), FOREVER
+        # Checked just above (or registered): the casts only skip a second regex match per identifier.
         agreement_id = cast(AgreementId, agreement)
         held = self.index.get(agreement_id)
         if held is None:
-            return Verdict(False, PolicyReason.UNKNOWN, None, f"no agreement {agreement} is known to the hub")
+            return Verdict(False, PolicyReason.UNKNOWN, None, f"no agreement {agreement} is known to the hub"), FOREVER
         tagged = self.index.catalog.contracts.get((contract, version))
         if tagged is None:  # registered (the registry check passed) but not yet in this index
-            return Verdict(False, ReasonCode.CONTRACT_NOT_COVERED, held.version, f"{contract} v{version} not loaded")
-        consent = None if subject_token is None else self.consent.get(subject_token, NOT_RECORDED)
+            detail = f"{contract} v{version} not loaded"
+            return Verdict(False, ReasonCode.CONTRACT_NOT_COVERED, held.version, detail), FOREVER
         action = action_for(contract)
-        decisions = tuple(
-            decide(
+        decisions: list[Decision] = []
+        until = FOREVER
+        for recipient in recipients:
+            decision, holds = decide_until(
                 DecisionRequest(
                     sender=cast(AgencyId, sender),
                     recipient=cast(AgencyId, recipient),
@@ -122,18 +146,19 @@ class RoutingPolicy:
                 ),
                 self.index,
             )
-            for recipient in recipients
-        )
-        # The cache holds the decisions it saw, so an id here can only be that same decision.
-        key = (recipients, *map(id, decisions))
-        found = self._verdicts.get(key)
-        if found is not None:
-            return found[1]
-        verdict = _verdict(recipients, decisions, held.version)
-        if len(self._verdicts) >= _REMEMBERED:
-            self._verdicts.clear()
-        self._verdicts[key] = (decisions, verdict)  # holding the decisions keeps their ids unique
-        return verdict
+            decisions.append(decision)
+            until = min(until, holds)
+        return _verdict(recipients, tuple(decisions), held.version), until
+
+
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    verdict: Verdict
+    since: int
+    until: int
+
+
+_MISSING: Final = Verdict(False, PolicyReason.MISSING, None, "the header names no agreement")
 
 
 _REMEMBERED: Final = 65_536

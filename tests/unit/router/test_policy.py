@@ -21,6 +21,7 @@ from consent import (
     Catalog,
     ConsentState,
     EmergencyOverride,
+    Period,
     Provision,
     TaggedContract,
 )
@@ -270,3 +271,35 @@ def test_an_answer_to_a_status_check_is_decided_as_a_query(actions: list[Action]
     )
     outcome = "delivered" if isinstance(decision, Delivered) else str(decision.reason)
     assert outcome == expected
+
+
+def _check(policy: RoutingPolicy, at: datetime) -> str:
+    verdict = policy.check(
+        sender=COUNTY_POLICE,
+        recipients=(TESTBOROUGH,),
+        contract="onedoor.referral.MasterReferral",
+        version=1,
+        purpose="safeguarding-referral",
+        agreement=ISA,
+        subject_token=TOKEN,
+        at_ms=int(at.timestamp() * 1000),
+    )
+    return "delivered" if verdict.permitted else str(verdict.code)
+
+
+def test_a_cached_verdict_is_not_used_past_the_override_that_allowed_it() -> None:
+    consent = _withdrawn(overridden=True)
+    assert consent.override is not None
+    policy = RoutingPolicy(index=AgreementIndex.build([_isa()], CATALOG, version=1), consent={TOKEN: consent})
+    expires = consent.override.expires_at
+    assert _check(policy, expires - timedelta(seconds=1)) == "delivered"
+    assert _check(policy, expires - timedelta(milliseconds=500)) == "delivered", "from the cache"
+    assert _check(policy, expires) == "consent.withdrawn", "the override has ended: decided again"
+
+
+def test_a_cached_verdict_is_not_used_past_the_end_of_the_agreement() -> None:
+    ends = datetime.now(UTC) + timedelta(hours=1)
+    isa = _isa(period=Period(datetime.now(UTC) - timedelta(days=1), ends))
+    policy = RoutingPolicy(index=AgreementIndex.build([isa], CATALOG, version=1))
+    assert _check(policy, ends - timedelta(seconds=1)) == "delivered"
+    assert _check(policy, ends) == "agreement.expired"

@@ -4,9 +4,10 @@ One requesting police force and N responding children's services, each with its 
 registered in a real hub database (SQLite) with one national agreement among them all,
 approved by every party through the agreements service: the force may send
 ``onedoor.status.StatusCheck`` with identity tokens (``identity``, ``operational``) and each
-agency may answer with ``onedoor.status.StatusReply`` under ``query`` with limited classes (``operational``, ``safeguarding``, ``contact``: no special
-category data, so Article 6 alone). The directory and policy documents are written as the
-hub's API would serve them. All records are synthetic (``connectors.status.synthetic``).
+agency may answer with ``onedoor.status.StatusReply`` under ``query`` with limited classes
+(``operational``, ``safeguarding``, ``contact``: no special category data, so Article 6
+alone). The directory and policy documents are written as the hub's API would serve them.
+All records are synthetic (``connectors.status.synthetic``).
 """
 
 from __future__ import annotations

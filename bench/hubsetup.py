@@ -22,7 +22,7 @@ from hub.agencies.schemas import AgencyCreate, DirectoryOut, b64url
 from hub.agreements import service as agreements_service
 from hub.agreements.schemas import AgreementBody, AgreementPropose
 from hub.policy.api import snapshot
-from hub.policy.bus import PolicyAnnouncer, ensure_policy_topic
+from hub.policy.bus import PolicyAnnouncer
 from hub.policy.changes import announce_commits
 from hub.router import runtime
 from onedoor.envelope.keys import AgencyKeyPair, HubKey
@@ -111,7 +111,6 @@ def policy_document(hub: HubDb) -> dict[str, Any]:
 async def start_announcer(bootstrap: str, hub: HubDb) -> PolicyAnnouncer:
     """Create the hub's topics and announce every commit on the policy topic (as the API's lifespan does)."""
     await runtime.ensure_hub_topics(bootstrap, hub.settings)
-    await ensure_policy_topic(bootstrap, hub.settings)
     announcer = PolicyAnnouncer(bootstrap, hub.topics.policy)
     await announcer.start()
     announce_commits(hub.factory, announcer.publish)

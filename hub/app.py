@@ -43,7 +43,7 @@ from hub.deps import WRITE_ERRORS, FieldProblem, RequestInvalidBody, error_respo
 from hub.explain.api import router as explain_router
 from hub.health.api import router as health_router
 from hub.policy.api import router as policy_router
-from hub.policy.bus import PolicyAnnouncer, ensure_policy_topic
+from hub.policy.bus import PolicyAnnouncer
 from hub.policy.changes import announce_commits
 from onedoor.db import transaction
 from onedoor.envelope.keys import HubKey
@@ -195,8 +195,7 @@ async def _announcing(settings: Settings, factory: sessionmaker[Session], bootst
         yield
         return
     topic = TopicNames(settings.kafka.topic_prefix).policy
-    await ensure_policy_topic(bootstrap, settings)
-    announcer = PolicyAnnouncer(bootstrap, topic)
+    announcer = PolicyAnnouncer(bootstrap, topic, replication_factor=settings.kafka.replication_factor)
     await announcer.start()
     announce_commits(factory, announcer.publish)
     try:

@@ -24,6 +24,7 @@ from connectors.agent.config import ENV_PREFIX, ConnectorConfig, load_config, re
 from connectors.agent.runtime import running_connector
 from connectors.status.index import write_records
 from connectors.status.synthetic import known_victim, synthetic_records
+from onedoor.cli_http import fail, request
 from onedoor.envelope.keys import create_private_file
 from onedoor.errors import OneDoorError
 from onedoor.logging import configure_logging, get_logger
@@ -51,12 +52,6 @@ def default_client(base_url: str, token: str) -> httpx.Client:
 
 client_factory: ClientFactory = default_client
 """How ``status-check`` reaches the connector; tests replace it."""
-
-
-def fail(message: str) -> typer.Exit:
-    """Print ``message`` as an error; raise the result to exit 1."""
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
-    return typer.Exit(1)
 
 
 @app.command()
@@ -162,19 +157,7 @@ def _token(value: str | None, path: Path | None) -> str:
 
 def _post(base_url: str, bearer: str, path: str, body: object) -> Any:
     """POST to the connector; its JSON answer, or exit 1 with its code and sentence."""
-    try:
-        with client_factory(base_url, bearer) as client:
-            response = client.post(path, json=body)
-    except httpx.HTTPError as exc:
-        raise fail(f"cannot reach the connector at {base_url}: {type(exc).__name__}") from None
-    try:
-        found = response.json()
-    except ValueError:
-        found = None
-    if response.is_error:
-        if isinstance(found, dict) and "code" in found:
-            raise fail(f"{found.get('message', '')} ({found['code']}, HTTP {response.status_code})")
-        raise fail(f"HTTP {response.status_code} from the connector")
+    found = request(client_factory, base_url, bearer, "POST", path, body=body, service="connector")
     if not isinstance(found, dict):
         raise fail("the connector's answer is not JSON")
     return found

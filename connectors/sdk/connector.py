@@ -14,7 +14,7 @@ to, or refuses the message (``agreement.not_entitled``). The plaintext is a fram
 (``connectors.sdk.frame``) that says which fields the sender included.
 
 Both ends decide a flow under an action (``consent.model.Action``): ``send`` for most
-contracts, ``query`` for a contract that answers a status check (``ACTIONS``), so an agreement
+contracts, ``query`` for a contract that answers a status check (``consent.actions``), so an agreement
 can let an agency answer a check with less than it would send.
 """
 
@@ -25,16 +25,16 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Final, Protocol
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from connectors.sdk.directory import PublicDirectory
 from connectors.sdk.frame import frame, unframe
 from connectors.sdk.policy import SharingDenied, SharingPolicy
-from consent.actions import ACTIONS as CONTRACT_ACTIONS
+from consent.actions import action_for
 from consent.contract import TaggedContract
-from consent.decide import Decision, DecisionRequest, decide
+from consent.decide import Decision
 from consent.model import Action
 from consent.project import project, projection_schema
 from consent.subject import ConsentState
@@ -65,8 +65,6 @@ _OPEN_REASONS = {
 }
 
 
-ACTIONS: Final[Mapping[str, Action]] = CONTRACT_ACTIONS
-"""The contracts whose messages are not ``send`` (``consent.actions``: the hub decides the same way)."""
 """The action each contract's messages are decided under, by contract name; any other contract is ``send``."""
 
 _PROJECTIONS_KEPT = 256
@@ -166,11 +164,8 @@ class Connector:
         old_keys: Mapping[KeyId, Any] | None = None,
         policy: SharingPolicy | None = None,
         policy_refresh: Callable[[], Awaitable[bool]] | None = None,
-        actions: Mapping[str, Action] = ACTIONS,
     ) -> None:
         self.agency: AgencyId = keys.agency
-        self.actions = actions
-        """The action each contract is decided under when sealing (unless ``seal(action=...)``) and opening."""
         self._keys = keys
         self.directory = directory
         self.policy = policy
@@ -343,17 +338,16 @@ class Connector:
         groups: dict[tuple[AgreementId | None, frozenset[str]], list[AgencyId]] = {}
         denied: dict[AgencyId, Decision] = {}
         for recipient in recipients:
-            request = DecisionRequest(
+            decision = self.policy.decide(
                 sender=self.agency,
                 recipient=recipient,
                 contract=view.tagged,
                 purpose=purpose,
                 at_ms=now,
                 consent=consent,
+                agreement=agreement,
                 action=action,
-                agreement_id=agreement,
             )
-            decision = decide(request, self.policy.index)
             if decision.permitted:
                 groups.setdefault((decision.agreement_id, decision.allowed_fields), []).append(recipient)
             else:
@@ -363,8 +357,8 @@ class Connector:
         return groups
 
     def action_for(self, contract: str) -> Action:
-        """The action messages of ``contract`` are decided under (``actions``; ``send`` by default)."""
-        return self.actions.get(str(contract), Action.SEND)
+        """The action messages of ``contract`` are decided under: the contract's, as the hub decides it."""
+        return action_for(str(contract))
 
     def _view(self, contract: str, version: int) -> _ContractView:
         """The contract version's schema, tags and derived schemas (raises the codec's NotFound)."""
@@ -437,16 +431,14 @@ class Connector:
             raise EnvelopeRejected(reason, exc.message) from None
         fields, dropped = included, frozenset[str]()
         if self.policy is not None:
-            request = DecisionRequest(
+            decision = self.policy.decide(
                 sender=header.sender,
                 recipient=self.agency,
                 contract=view.tagged,
                 purpose=header.purpose,
                 at_ms=header.created_at_ms,
-                action=self.action_for(header.contract),
-                agreement_id=header.agreement,
+                agreement=header.agreement,
             )
-            decision = decide(request, self.policy.index)
             if not decision.permitted:
                 raise EnvelopeRejected(
                     Reason.NOT_ENTITLED,

@@ -15,10 +15,12 @@ from typing import Any, Final
 import httpx
 from pydantic import ValidationError
 
+from consent.actions import action_for
 from consent.catalog import Catalog
 from consent.contract import TaggedContract
 from consent.decide import Decision, DecisionRequest, decide
 from consent.index import AgreementIndex
+from consent.model import Action
 from consent.subject import ConsentState
 from hub.policy.document import index_from_document
 from hub.policy.schemas import PolicyDocument
@@ -97,6 +99,7 @@ class SharingPolicy:
         at_ms: int,
         consent: ConsentState | None = None,
         agreement: AgreementId | None = None,
+        action: Action | None = None,
     ) -> Decision:
         """Decide one flow with ``consent.decide``.
 
@@ -109,11 +112,22 @@ class SharingPolicy:
             consent: the subject's consent state as far as the caller knows it; ``None`` for a
                 message about no identifiable young person.
             agreement: restrict the decision to this agreement (the header's).
+            action: what the flow is; by default the contract's (``consent.actions``: a status
+                check's answer is a ``query``), as the hub decides it.
 
         Returns:
             The engine's decision: permit or deny, allowed fields, the agreement relied on, reasons.
         """
-        request = DecisionRequest(sender, recipient, contract, purpose, at_ms, consent, agreement_id=agreement)
+        request = DecisionRequest(
+            sender,
+            recipient,
+            contract,
+            purpose,
+            at_ms,
+            consent,
+            action=action or action_for(contract.name),
+            agreement_id=agreement,
+        )
         return decide(request, self._compiled.index)
 
     def update(self, document: PolicyDocument | Mapping[str, Any]) -> bool:

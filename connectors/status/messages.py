@@ -2,8 +2,8 @@
 
 ``StatusCheck`` carries the young person's identity tokens and the requester's deadlines,
 nothing else; ``StatusReply`` carries one ``StatusMatch`` per matching record (an empty list
-is "no record found"). The reply is decided under ``Action.QUERY`` at both connectors
-(``connectors.sdk.connector.ACTIONS``), so an agreement decides what an agency may answer
+is "no record found"). The reply is decided under ``Action.QUERY`` at both connectors and at
+the hub (``consent.actions``), so an agreement decides what an agency may answer
 separately from what it may send; fields it does not allow are simply absent from the body.
 """
 

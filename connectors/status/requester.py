@@ -38,8 +38,6 @@ from connectors.status.messages import (
     reply_matches,
 )
 from consent.contract import TaggedContract
-from consent.decide import DecisionRequest, decide
-from consent.model import Action
 from contracts.catalog import bundled
 from onedoor.errors import ValidationFailed
 from onedoor.ids import AgencyId
@@ -290,11 +288,16 @@ def choose_responders(
     for agency in sorted(policy.catalog.members):
         if agency == requester or (active is not None and agency not in active):
             continue
-        asking = decide(DecisionRequest(requester, agency, check, VICTIM_IDENTIFICATION, at_ms), policy.index)
+        asking = policy.decide(
+            sender=requester, recipient=agency, contract=check, purpose=VICTIM_IDENTIFICATION, at_ms=at_ms
+        )
         if not asking.permitted or "tokens.value" not in asking.allowed_fields:
             continue
-        answering = DecisionRequest(agency, requester, reply, VICTIM_IDENTIFICATION, at_ms, action=Action.QUERY)
-        if decide(answering, policy.index).permitted:
+        # The reply's contract makes it a query (consent.actions), as the hub decides it.
+        answering = policy.decide(
+            sender=agency, recipient=requester, contract=reply, purpose=VICTIM_IDENTIFICATION, at_ms=at_ms
+        )
+        if answering.permitted:
             chosen.append(agency)
     return chosen
 

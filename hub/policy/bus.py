@@ -24,8 +24,6 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from hub.policy.changes import Change, ChangeKind
 from onedoor.kafka.admin import ensure_topics
 from onedoor.logging import get_logger
-from onedoor.settings import Settings
-from onedoor.topics import TopicNames
 
 log = get_logger(__name__)
 
@@ -33,14 +31,13 @@ POLICY_TOPIC_CONFIG: Final = {"retention.ms": str(3_600_000), "cleanup.policy": 
 """Events are only wake-up calls: an hour of them is plenty."""
 
 
-async def ensure_policy_topic(bootstrap: str, settings: Settings) -> None:
-    """Create the policy topic if it does not exist (one partition: announcements stay in order)."""
+async def _ensure_topic(bootstrap: str, topic: str, replication_factor: int) -> None:
+    """Create the policy topic if it does not exist (one partition: announcements stay in order).
+
+    Both sides call it on start, so neither depends on the other having started first.
+    """
     await ensure_topics(
-        bootstrap,
-        [TopicNames(settings.kafka.topic_prefix).policy],
-        partitions=1,
-        replication_factor=settings.kafka.replication_factor,
-        configs=POLICY_TOPIC_CONFIG,
+        bootstrap, [topic], partitions=1, replication_factor=replication_factor, configs=POLICY_TOPIC_CONFIG
     )
 
 
@@ -69,16 +66,18 @@ class PolicyEvent:
 class PolicyAnnouncer:
     """The API side: publishes committed changes to the policy topic (fire and forget, in order)."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, *, replication_factor: int = 1) -> None:
         self._bootstrap = bootstrap
         self._topic = topic
+        self._replication_factor = replication_factor
         self._producer: AIOKafkaProducer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queue: asyncio.Queue[PolicyEvent | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Connect; events published before this are queued."""
+        """Create the topic if need be, connect; events published before this are queued."""
+        await _ensure_topic(self._bootstrap, self._topic, self._replication_factor)
         self._loop = asyncio.get_running_loop()
         self._producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, acks="all", linger_ms=0)
         await self._producer.start()
@@ -130,13 +129,7 @@ class PolicyListener:
 
     async def start(self) -> None:
         """Assign the topic's partition at its end (creating the topic if need be); only later events are seen."""
-        await ensure_topics(
-            self._bootstrap,
-            [self._topic],
-            partitions=1,
-            replication_factor=self._replication_factor,
-            configs=POLICY_TOPIC_CONFIG,
-        )
+        await _ensure_topic(self._bootstrap, self._topic, self._replication_factor)
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=100
         )

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -17,6 +15,7 @@ from hub.agreements.signing import verify_approval
 from onedoor.cli import app
 from onedoor.envelope.keys import AgencyKeyPair
 from onedoor.ids import AgencyId
+from tests.unit.hub.fake_hub import FakeHub
 
 DIGEST = "ab" * 32
 
@@ -56,23 +55,6 @@ def _version(state: str, approvals: list[str]) -> dict[str, Any]:
 def _agreement(state: str, approvals: list[str]) -> dict[str, Any]:
     in_force = 1 if state in {"active", "suspended"} else None
     return {"id": "isa-met-hackney", "in_force": in_force, "latest": 1, "versions": [_version(state, approvals)]}
-
-
-@dataclass
-class FakeHub:
-    """Answers each (method, path) from ``responses``; records every request."""
-
-    responses: dict[tuple[str, str], tuple[int, Any]] = field(default_factory=dict)
-    seen: list[httpx.Request] = field(default_factory=list)
-
-    def client(self, base: str, token: str) -> httpx.Client:
-        def handle(request: httpx.Request) -> httpx.Response:
-            self.seen.append(request)
-            status, body = self.responses[(request.method, request.url.path)]
-            return httpx.Response(status, json=body)
-
-        headers = {"Authorization": f"Bearer {token}"}
-        return httpx.Client(base_url=base, headers=headers, transport=httpx.MockTransport(handle))
 
 
 @pytest.fixture

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from typer.testing import CliRunner
 
 from hub.consents import cli
 from onedoor.cli import app
+from tests.unit.hub.fake_hub import FakeHub
 
 TOKEN = "st1_FAKEtokenForTestsOnly00"
 PATH = f"/consents/{TOKEN}"
@@ -53,23 +52,6 @@ def _consent(record: dict[str, Any] | None, override: dict[str, Any] | None = No
         "records": [record] if record else [],
         "overrides": [override] if override else [],
     }
-
-
-@dataclass
-class FakeHub:
-    """Answers each (method, path) from ``responses``; records every request."""
-
-    responses: dict[tuple[str, str], tuple[int, Any]] = field(default_factory=dict)
-    seen: list[httpx.Request] = field(default_factory=list)
-
-    def client(self, base: str, token: str) -> httpx.Client:
-        def handle(request: httpx.Request) -> httpx.Response:
-            self.seen.append(request)
-            status, body = self.responses[(request.method, request.url.path)]
-            return httpx.Response(status, json=body)
-
-        headers = {"Authorization": f"Bearer {token}"}
-        return httpx.Client(base_url=base, headers=headers, transport=httpx.MockTransport(handle))
 
 
 @pytest.fixture

@@ -87,15 +87,17 @@ async def _targets(request: Request, agency_in_body: str | None) -> dict[str, st
     return found
 
 
-def _source(request: Request, targets: dict[str, str]) -> str:
+def request_source(request: Request, targets: dict[str, str]) -> str:
+    """The audit row's ``source``: method, route template and the named targets."""
     template = getattr(request.scope.get("route"), "path", "?")
     named = "".join(f" {name}={value}" for name, value in targets.items())
     return f"{request.method} {template}{named}"[:_SOURCE_MAX]
 
 
-async def _audit(
+async def audit_authz(
     request: Request, *, outcome: str, actor: str | None, reason_code: str | None, source: str, why: str
 ) -> None:
+    """Append one ``api.authz`` row (permit or deny) before the endpoint runs, and log it without the subject."""
     request_id = structlog.contextvars.get_contextvars().get("request_id")
     detail = "; ".join(part for part in (f"request_id={request_id}" if request_id else "", why) if part)
     entry = AuditEntry(
@@ -139,12 +141,12 @@ def require(
 
     async def check(request: Request, credentials: Credentials) -> Principal:
         targets = await _targets(request, agency_in_body)
-        source = _source(request, targets)
+        source = request_source(request, targets)
         policy: TokenPolicy = request.app.state.token_policy
         try:
             principal = verify(credentials.credentials if credentials else "", policy, datetime.now(UTC))
         except TokenRefused as refused:
-            await _audit(
+            await audit_authz(
                 request,
                 outcome="deny",
                 actor=refused.subject,
@@ -158,7 +160,7 @@ def require(
             agency = await acting_for(request, principal)
         decision = authorize(principal, allowed, agency)
         outcome = "permit" if decision.permitted else "deny"
-        await _audit(
+        await audit_authz(
             request,
             outcome=outcome,
             actor=principal.subject,

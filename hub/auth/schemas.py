@@ -31,3 +31,13 @@ class PrincipalOut(BaseModel):
             token_id=principal.token_id,
             expires_at=principal.expires_at,
         )
+
+
+class AgencyCallerOut(BaseModel):
+    """The agency a connector's assertion proved, and the key that signed it."""
+
+    agency: AgencyIdField
+    key_id: str
+    """The registered signing key the assertion was verified with."""
+    server_time: datetime
+    """The hub's clock, so a connector can measure its skew."""

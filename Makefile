@@ -9,8 +9,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+GOVUK_DIST := node_modules/govuk-frontend/dist/govuk
+GOVUK_STATIC := onedoor/govuk/static
 
-.PHONY: help install kafka-jars lint format typecheck test test-unit test-integration test-e2e run bench clean
+.PHONY: help install assets kafka-jars lint format typecheck test test-unit test-integration test-e2e run bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -21,9 +23,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
-install: $(STAMP) ## Create .venv and install OneDoor with its dev tools (idempotent)
+install: $(STAMP) assets ## Create .venv and install OneDoor with its dev tools (idempotent)
 
-kafka-jars: $(STAMP) ## Resolve the Apache Kafka broker jars from Maven Central into the cache
+# npm ci only when package.json or the lock file changed since node_modules was made.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+$(GOVUK_STATIC)/.copied: node_modules/.package-lock.json
+	rm -rf $(GOVUK_STATIC)
+	mkdir -p $(GOVUK_STATIC)
+	cp $(GOVUK_DIST)/govuk-frontend.min.css $(GOVUK_DIST)/govuk-frontend.min.js $(GOVUK_STATIC)/
+	cp -R $(GOVUK_DIST)/assets/. $(GOVUK_STATIC)/
+	touch $@
+
+assets: $(GOVUK_STATIC)/.copied ## GOV.UK Frontend (pinned in package-lock.json) into onedoor/govuk/static, axe-core for page tests
+
+kafka-jars: $(STAMP) assets ## Resolve the Apache Kafka broker jars from Maven Central into the cache
 	$(BIN)/onedoor kafka fetch
 
 lint: $(STAMP) ## ruff check and format check

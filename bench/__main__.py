@@ -1,6 +1,7 @@
 """Run every benchmark and write bench/results/latest.json.
 
-python -m bench [--count N] [--rounds R] [--latency-seconds S] [--revocation-trials T] [--status-seconds S]
+python -m bench [--count N] [--rounds R] [--latency-seconds S] [--revocation-trials T] [--status-seconds S] [--alerts N]
+    [--referrals N]
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from bench import alerts as alerts_bench
 from bench import consent as consent_bench
 from bench import identity as identity_bench
+from bench import referral as referral_bench
 from bench import revocation
 from bench import status as status_bench
 from bench.fixture import RECIPIENT, SENDERS, Federation, Sealer
@@ -325,6 +328,12 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 
         print(f"status checks, {args.status_seconds:g} s at 5/s, then rising rates and 200 agencies...", flush=True)
         metrics.update(await status_bench.measure(bootstrap, seconds=args.status_seconds))
+
+        print(f"alerts to a 40-agency network, {args.alerts} alerts at 2/s...", flush=True)
+        metrics.update(await alerts_bench.measure(bootstrap, count=args.alerts))
+
+        print(f"public referrals, {args.referrals} form submits -> triage inbox, one at a time...", flush=True)
+        metrics.update(await referral_bench.measure(bootstrap, count=args.referrals))
         shutil.rmtree(work, ignore_errors=True)
     return metrics
 
@@ -336,6 +345,8 @@ def main() -> None:
     parser.add_argument("--latency-seconds", type=float, default=8.0)
     parser.add_argument("--revocation-trials", type=int, default=15)
     parser.add_argument("--status-seconds", type=float, default=20.0)
+    parser.add_argument("--alerts", type=int, default=30)
+    parser.add_argument("--referrals", type=int, default=50)
     args = parser.parse_args()
     metrics = asyncio.run(main_async(args))
     document = {

@@ -23,8 +23,9 @@ from onedoor.ids import ContractName
 UNKNOWN_CONTRACT = "contract.unknown"
 
 # The transport envelope (written by the hub) is not a message-body contract: bodies travel
-# inside it. It is not tagged field by field and is not registered.
-_NOT_BODY_CONTRACTS = frozenset({"onedoor.envelope.avsc"})
+# inside it. It is not tagged field by field and is not registered. Nor is the hub's record of a
+# public referral (``hub.intake``), which carries a sealed form, not a body.
+_NOT_BODY_CONTRACTS = frozenset({"onedoor.envelope.avsc", "onedoor.intake.submission.avsc"})
 
 
 @dataclass(frozen=True, slots=True)

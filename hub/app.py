@@ -42,9 +42,13 @@ from hub.consents.api import router as consents_router
 from hub.deps import WRITE_ERRORS, FieldProblem, RequestInvalidBody, error_responses
 from hub.explain.api import router as explain_router
 from hub.health.api import router as health_router
+from hub.intake import pages as intake_pages
+from hub.intake.api import router as intake_router
+from hub.network.api import router as network_router
 from hub.policy.api import router as policy_router
 from hub.policy.bus import PolicyAnnouncer
 from hub.policy.changes import announce_commits
+from hub.transfers.api import router as transfers_router
 from onedoor.db import transaction
 from onedoor.envelope.keys import HubKey
 from onedoor.errors import Unauthenticated
@@ -91,8 +95,18 @@ TAGS = [
         "description": "A young person's consent, by subject token: given, refused, withdrawn, not sought "
         "(with a ground), and reviewed, time-boxed emergency overrides.",
     },
+    {
+        "name": "network",
+        "description": "A child's professional network: which agencies have an open case on a subject token "
+        "(agency ids only, never a name).",
+    },
+    {"name": "transfers", "description": "Case transfer between areas: offer, accept (the network moves), withdraw."},
     {"name": "contracts", "description": "Data contracts (schemas and rules) that envelopes must conform to."},
     {"name": "policy", "description": "What connectors decide sharing with: agreements, agency kinds, contract tags."},
+    {
+        "name": "intake",
+        "description": "Public referrals (the form at /refer): the triage desk's intake key and progress reports.",
+    },
     {"name": "health", "description": "Liveness and readiness probes."},
     {"name": "auth", "description": "Check a bearer token against this hub."},
 ]
@@ -268,6 +282,7 @@ def create_app(settings: Settings, *, bootstrap: str | None = None) -> FastAPI:
             await asyncio.to_thread(_seed, factory)
             async with (
                 _announcing(settings, factory, bootstrap or settings.kafka.bootstrap_servers),
+                intake_pages.publishing(app, settings, bootstrap or settings.kafka.bootstrap_servers),
                 _expiring(factory, settings.api.expiry_check_seconds),
             ):
                 log.info("hub.api_ready", env=settings.env, backend=engine.dialect.name)
@@ -294,7 +309,11 @@ def create_app(settings: Settings, *, bootstrap: str | None = None) -> FastAPI:
     app.include_router(agreements_router, responses=with_input)
     app.include_router(consents_router, responses=with_input)
     app.include_router(explain_router, responses=with_input)
+    app.include_router(network_router, responses=with_input)
+    app.include_router(transfers_router, responses=with_input)
     _include_guarding_writes(app, contracts_router, with_input)
+    app.include_router(intake_router, responses=with_input)
+    intake_pages.install(app, settings, app.state.hub_key.private.private_bytes_raw())
     app.include_router(health_router, responses=error_responses(500))
     app.include_router(auth_router, responses=error_responses(500))
     return app

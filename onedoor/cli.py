@@ -6,7 +6,9 @@ import typer
 
 from connectors.agent.cli import app as connector_app
 from connectors.agent.cli import status_check
+from connectors.casework.cli import alert_app, transfer_app
 from connectors.identity.cli import app as identity_app
+from connectors.triage.cli import referral_app, triage_app
 from hub.agreements.cli import app as agreement_app
 from hub.auth.cli import app as admin_app
 from hub.cli import app as hub_app
@@ -27,6 +29,10 @@ app.add_typer(agreement_app, name="agreement")
 app.add_typer(consent_app, name="consent")
 app.add_typer(identity_app, name="identity")
 app.add_typer(connector_app, name="connector")
+app.add_typer(referral_app, name="referral")
+app.add_typer(triage_app, name="triage")
+app.add_typer(alert_app, name="alert")
+app.add_typer(transfer_app, name="transfer")
 app.command(name="demo")(demo)
 app.command(name="status-check")(status_check)
 

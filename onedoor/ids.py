@@ -118,3 +118,16 @@ class CorrelationId(_Identifier):
     def new(cls) -> CorrelationId:
         """A fresh random correlation id."""
         return cls(str(uuid.uuid4()))
+
+
+class TransferId(_Identifier):
+    """A case transfer offer's id at the hub: a lowercase UUID in its canonical form."""
+
+    __slots__ = ()
+    pattern = MessageId.pattern
+    kind = "transfer_id"
+
+    @classmethod
+    def new(cls) -> TransferId:
+        """A fresh random (v4) transfer id."""
+        return cls(str(uuid.uuid4()))

@@ -85,6 +85,19 @@ class ApiSettings(BaseModel):
     """How often the API marks agreements past their end as expired (the router refuses them anyway)."""
 
 
+class IntakeSettings(BaseModel):
+    """The public referral form (``/refer``): limits that keep it usable by people and costly for bots."""
+
+    max_request_bytes: int = Field(default=64 * 1024, ge=4096, le=1024 * 1024)
+    """A larger form post is refused with a 413 page before it is parsed."""
+    rate_per_minute: int = Field(default=5, ge=1)
+    """Form posts one client address may make a minute (429 page beyond it); in memory, per API process."""
+    min_fill_seconds: float = Field(default=3.0, ge=0)
+    """A form sent sooner after it was served is taken for a bot: it looks accepted but goes nowhere."""
+    max_fill_seconds: int = Field(default=24 * 3600, ge=60)
+    """A page older than this asks the person to send the form again."""
+
+
 class AuthSettings(BaseModel):
     """Who may change the hub: bearer JWTs (EdDSA or ES256) from an OIDC-style issuer.
 
@@ -118,6 +131,7 @@ class Settings(BaseSettings):
     router: RouterSettings = RouterSettings()
     api: ApiSettings = ApiSettings()
     auth: AuthSettings = AuthSettings()
+    intake: IntakeSettings = IntakeSettings()
 
     @model_validator(mode="after")
     def _conventional_bootstrap(self) -> Settings:

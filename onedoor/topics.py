@@ -28,6 +28,10 @@ class TopicNames:
         """Where the hub delivers envelopes addressed to ``agency``."""
         return f"{self.prefix}.in.{agency}"
 
+    def intake(self, agency: AgencyId) -> str:
+        """Public referrals sealed to triage desk ``agency``: the hub API writes, only that desk reads."""
+        return f"{self.prefix}.intake.{agency}"
+
     @property
     def dead_letter(self) -> str:
         """Rejected envelopes: ciphertext and a reason code, never plaintext."""

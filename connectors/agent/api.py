@@ -6,6 +6,10 @@ but ``/healthz`` needs ``Authorization: Bearer <token>`` (compared in constant t
 ``connector.unauthenticated`` otherwise). Errors are ``{code, message, error_id}``; a 422 never
 echoes what was sent. One log line per request (method, route template, status, duration):
 never a body, a name, a date of birth or a token.
+
+Also served: ``POST /referrals`` and ``/triage/referrals...`` (``triage_api``), and the staff
+workbench at ``/workbench`` (``connectors.workbench.web``; its own sign-in, no bearer token)
+when the backend has one.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from connectors.agent import triage_api
 from connectors.agent.config import ConnectorConfig
 from connectors.agent.notices import NoticeBoard
 from connectors.agent.schemas import (
@@ -34,6 +39,7 @@ from connectors.agent.schemas import (
 )
 from connectors.identity import Identifiers
 from connectors.status import Disclosure, StatusAnswer
+from connectors.workbench import web as workbench_web
 from onedoor.errors import Unauthenticated
 from onedoor.logging import get_logger
 from onedoor.web import ErrorBody, install_error_handlers
@@ -240,5 +246,10 @@ def create_app(config: ConnectorConfig, backend: Backend) -> FastAPI:
     _install_handlers(app)
     app.add_middleware(RequestLog)
     app.include_router(router)
+    app.include_router(triage_api.router, dependencies=[Depends(_authorized)], responses=_ERRORS)
     app.include_router(health)
+    workbench = getattr(backend, "workbench", None)
+    if workbench is not None:
+        # Staff sign in with their own accounts: the workbench has no bearer token.
+        workbench_web.mount(app, workbench)
     return app

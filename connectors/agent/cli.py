@@ -1,4 +1,4 @@
-"""``onedoor connector serve|records-demo|token`` and ``onedoor status-check``.
+"""``onedoor connector serve|records-demo|token|user`` and ``onedoor status-check``.
 
 ``serve`` runs one agency's connector with its local REST API (settings from
 ``ONEDOOR_CONNECTOR_*``, see ``connectors.agent.config``). ``status-check`` is the officer's
@@ -20,10 +20,11 @@ import typer
 import uvicorn
 
 from connectors.agent.api import create_app
-from connectors.agent.config import ENV_PREFIX, ConnectorConfig, load_config, read_token_file
+from connectors.agent.config import ENV_PREFIX, ConnectorConfig, load_config, load_config_file, read_token_file
 from connectors.agent.runtime import running_connector
 from connectors.status.index import write_records
 from connectors.status.synthetic import known_victim, synthetic_records
+from connectors.workbench.cli import app as user_app
 from onedoor.cli_http import fail, request
 from onedoor.envelope.keys import create_private_file
 from onedoor.errors import OneDoorError
@@ -41,6 +42,8 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
+app.add_typer(user_app, name="user")
+
 ClientFactory = Callable[[str, str], httpx.Client]
 """``(connector URL, bearer token) -> client``."""
 
@@ -55,11 +58,16 @@ client_factory: ClientFactory = default_client
 
 
 @app.command()
-def serve() -> None:
-    """Run the connector (inbox, status checker and responder) and its REST API until interrupted."""
+def serve(
+    config_file: Annotated[
+        Path | None,
+        typer.Option("--connector", envvar="ONEDOOR_CONNECTOR_CONFIG", help="An env file of ONEDOOR_CONNECTOR_*."),
+    ] = None,
+) -> None:
+    """Run the connector (inbox, status checks, triage desk, workbench) and its REST API until interrupted."""
     configure_logging("INFO")
     try:
-        config = load_config()
+        config = load_config() if config_file is None else load_config_file(config_file)
         asyncio.run(_serve(config))
     except OneDoorError as exc:
         raise fail(f"{exc.message} ({exc.code})") from None

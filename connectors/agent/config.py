@@ -77,6 +77,22 @@ class DeadlineConfig(BaseModel):
         return self
 
 
+class WorkbenchConfig(BaseModel):
+    """The workbench (``/workbench``): staff sign-in, inbox, referral detail, triage, alert timelines."""
+
+    enabled: bool = True
+    database_url: str | None = None
+    """The workbench store; unset: ``sqlite:///<data dir>/workbench.sqlite3``. PostgreSQL works too."""
+    secure_cookies: bool = True
+    """Mark cookies ``Secure`` (HTTPS only); turn off only for plain-HTTP development on this machine."""
+    secret_file: Path | None = None
+    """Signs session cookies (made on first start, mode 0600); unset: ``<data dir>/workbench.secret``."""
+    session_idle_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
+    session_absolute_hours: float = Field(default=8.0, gt=0, le=24)
+    sign_in_attempts: int = Field(default=5, ge=1, le=100)
+    """Failed sign-ins allowed per username and per address in 15 minutes."""
+
+
 class ConnectorConfig(BaseSettings):
     """Everything configurable about one agency's connector process."""
 
@@ -103,6 +119,11 @@ class ConnectorConfig(BaseSettings):
     kafka: KafkaConfig = KafkaConfig()
     api: ApiConfig
     deadlines: DeadlineConfig = DeadlineConfig()
+    data_dir: Path | None = None
+    """Where the connector keeps its own files (workbench store, secret); unset: the disclosure log's directory."""
+    intake_key_path: Path | None = None
+    """A triage desk's intake key (``IntakeKeyPair.save``): set it to read public referrals from the hub."""
+    workbench: WorkbenchConfig = WorkbenchConfig()
 
     @model_validator(mode="after")
     def _conventional_bootstrap(self) -> ConnectorConfig:
@@ -115,6 +136,25 @@ class ConnectorConfig(BaseSettings):
     def agency_id(self) -> AgencyId:
         """``agency`` as an ``AgencyId``."""
         return AgencyId(self.agency)
+
+    @property
+    def data_directory(self) -> Path:
+        """``data_dir``, or the directory of the disclosure log."""
+        return self.data_dir or self.disclosure_log_path.parent
+
+    def workbench_database_url(self) -> str:
+        """The workbench store's URL."""
+        return self.workbench.database_url or f"sqlite:///{self.data_directory / 'workbench.sqlite3'}"
+
+    def workbench_secret_path(self) -> Path:
+        """Where the workbench's cookie-signing secret is."""
+        return self.workbench.secret_file or self.data_directory / "workbench.secret"
+
+    @property
+    def api_url(self) -> str:
+        """The local REST API's base URL, for the CLI."""
+        host = "127.0.0.1" if self.api.host in ("0.0.0.0", "::") else self.api.host  # noqa: S104 - a comparison
+        return f"http://{host}:{self.api.port}"
 
     def api_token(self) -> str:
         """The REST API's bearer token, from ``api.token`` or read from ``api.token_file``.
@@ -160,6 +200,17 @@ def load_config(**overrides: Any) -> ConnectorConfig:
         return ConnectorConfig(**overrides)
     except ValidationError as exc:
         raise ValidationFailed(INVALID_CONFIG, describe_errors(exc)) from None
+
+
+def load_config_file(path: Path) -> ConnectorConfig:
+    """Build the config from an env file of ``ONEDOOR_CONNECTOR_*=value`` lines (the environment wins).
+
+    Raises:
+        ValidationFailed: ``connector.invalid_config`` (also when the file cannot be read).
+    """
+    if not path.is_file():
+        raise ValidationFailed(INVALID_CONFIG, f"no connector config file at {path}")
+    return load_config(_env_file=path)
 
 
 def describe_errors(exc: ValidationError) -> str:

@@ -6,6 +6,11 @@ the ``Connector``; routes ``StatusCheck``s to a ``StatusResponder`` (disclosures
 ``DisclosureLog``, owner notices kept on a ``NoticeBoard``) and replies to a ``StatusChecker``
 through one ``Dispatcher``; reads the inbox in a task, and fetches the policy again every
 ``policy_refresh_seconds``. Everything is stopped when the ``async with`` block ends.
+
+It also runs the agency's triage desk and workbench: every MasterReferral and Alert received
+goes into the workbench store (``connectors.workbench.store``) through a ``TriageDesk``; with
+``intake_key_path`` set (a triage desk), an ``IntakeReader`` opens public referrals from the
+hub's intake topic into the same inbox; ``workbench`` holds what the ``/workbench`` pages use.
 """
 
 from __future__ import annotations
@@ -22,10 +27,12 @@ import httpx
 
 from connectors.agent.config import ConnectorConfig
 from connectors.agent.notices import NoticeBoard
+from connectors.casework.transfers import TRANSFER_ACCEPTED, DirectoryCaseFiles, HandoverDesk
 from connectors.identity import Identifiers, MatchingKey
 from connectors.sdk import Connector
 from connectors.sdk.codec import ContractCodecs
 from connectors.sdk.directory import fetch_directory
+from connectors.sdk.hubauth import HubClient
 from connectors.sdk.policy import SharingPolicy, fetch_policy
 from connectors.status import (
     STATUS_CHECK,
@@ -37,6 +44,15 @@ from connectors.status import (
     StatusRecord,
     StatusResponder,
 )
+from connectors.triage.agencies import fetch_agencies
+from connectors.triage.desk import HubProgress, ProgressReporter, TriageDesk, policy_permits
+from connectors.triage.intake import IntakeReader
+from connectors.triage.referral import ALERT, REFERRAL
+from connectors.workbench.security import Sessions, SignInLimiter, load_or_create_secret
+from connectors.workbench.store import WorkbenchStore
+from connectors.workbench.users import Staff
+from connectors.workbench.web import Workbench
+from onedoor.envelope.intake import IntakeKeyPair
 from onedoor.envelope.keys import AgencyKeyPair
 from onedoor.errors import OneDoorError, ValidationFailed
 from onedoor.logging import get_logger
@@ -64,6 +80,12 @@ class ConnectorProcess:
     policy: SharingPolicy
     pump: asyncio.Task[None]
     """Reads the inbox and hands every message to the dispatcher."""
+    desk: TriageDesk
+    """Referrals and alerts into the workbench store; triage decisions out."""
+    workbench: Workbench | None
+    """What ``/workbench`` serves; ``None`` when the workbench is turned off."""
+    intake: asyncio.Task[None] | None = None
+    """Reads public referrals (a triage desk with an intake key), else ``None``."""
 
     @property
     def healthy(self) -> bool:
@@ -117,6 +139,22 @@ def load_keys(config: ConnectorConfig) -> tuple[AgencyKeyPair, MatchingKey]:
     return keys, key
 
 
+def load_intake_key(config: ConnectorConfig) -> IntakeKeyPair | None:
+    """The triage desk's intake key, if configured.
+
+    Raises:
+        ValidationFailed: ``intake.bad_private_key`` or ``connector.keys_unreadable``.
+    """
+    if config.intake_key_path is None:
+        return None
+    try:
+        return IntakeKeyPair.load(config.intake_key_path)
+    except OSError as exc:
+        raise ValidationFailed(
+            KEYS_UNREADABLE, f"cannot read the intake key {config.intake_key_path}: {exc.strerror}"
+        ) from None
+
+
 @asynccontextmanager
 async def running_connector(
     config: ConnectorConfig,
@@ -124,6 +162,8 @@ async def running_connector(
     bootstrap: str | None = None,
     client: httpx.AsyncClient | None = None,
     records: Iterable[StatusRecord] | None = None,
+    hub_transport: httpx.AsyncBaseTransport | None = None,
+    progress: ProgressReporter | None = None,
 ) -> AsyncIterator[ConnectorProcess]:
     """Start the agency's connector with its status checker and responder; stop it all on exit.
 
@@ -133,6 +173,9 @@ async def running_connector(
         client: an HTTP client for the hub (its base URL set; tests pass an in-process one);
             default a new client per call to ``config.hub_url``.
         records: the agency's status records; default those of ``config.records_path``.
+        hub_transport: the transport of the agency's authenticated hub client (tests pass an
+            in-process one); default HTTP to ``config.hub_url``.
+        progress: where a public referral's progress is reported; default the hub's intake API.
 
     Yields:
         The running process.
@@ -149,7 +192,9 @@ async def running_connector(
     keys, key = load_keys(config)
     index = load_index(config, key, records)
     directory = await fetch_directory(config.hub_url, client=client)
+    agencies = await fetch_agencies(config.hub_url, client=client)
     policy = await fetch_policy(config.hub_url, client=client)
+    intake_key = load_intake_key(config)
     connector = Connector(
         keys=keys,
         directory=directory,
@@ -160,35 +205,96 @@ async def running_connector(
         policy_refresh=policy.refresher(config.hub_url, client=client),
     )
     notices = NoticeBoard(config.notices_kept)
-    with DisclosureLog(config.disclosure_log_path) as disclosures:
-        async with connector:
+    config.data_directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    store = WorkbenchStore(config.workbench_database_url()).create()
+    hub = HubClient(config.hub_url, keys, transport=hub_transport)
+    with DisclosureLog(config.disclosure_log_path) as disclosures, contextlib.closing(store):
+        async with hub, connector:
             dispatcher = Dispatcher()
             responder = StatusResponder(connector, index, disclosures=disclosures, on_checked=notices.notify)
             dispatcher.route(STATUS_CHECK, responder)
+            desk = TriageDesk(
+                me=config.agency_id,
+                store=store,
+                sender=connector,
+                agencies=agencies,
+                may_send=policy_permits(policy, config.agency_id),
+                progress=progress or HubProgress(hub),
+            )
+            dispatcher.route(REFERRAL, desk.on_referral)
+            dispatcher.route(ALERT, desk.on_alert)
+            # Case transfer: hand the pack `onedoor transfer offer` left waiting to whoever the hub says accepted.
+            handover = HandoverDesk(connector, hub, DirectoryCaseFiles(config.data_directory / "transfers"))
+            dispatcher.route(TRANSFER_ACCEPTED, handover)
             checker = StatusChecker(connector, key, policy, dispatcher=dispatcher)
             pump = asyncio.create_task(_pump(connector, dispatcher), name=f"connector-inbox-{config.agency}")
             refresh = asyncio.create_task(
                 _refresh_policy(policy, config.hub_url, client, every_s=config.policy_refresh_seconds),
                 name=f"connector-policy-{config.agency}",
             )
-            log.info(
-                "connector.started",
-                agency=config.agency,
-                records=len(index),
-                agencies=len(directory.agencies),
-                policy_version=policy.version[:12],
-            )
-            try:
-                yield ConnectorProcess(
-                    config, connector, dispatcher, checker, responder, disclosures, notices, policy, pump
+            async with contextlib.AsyncExitStack() as stack:
+                intake = None
+                if intake_key is not None:
+                    reader = await stack.enter_async_context(
+                        IntakeReader(
+                            bootstrap=servers,
+                            topics=TopicNames(config.kafka.topic_prefix),
+                            agency=config.agency_id,
+                            key=intake_key,
+                            desk=desk,
+                        )
+                    )
+                    intake = asyncio.create_task(reader.run(), name=f"connector-intake-{config.agency}")
+                log.info(
+                    "connector.started",
+                    agency=config.agency,
+                    records=len(index),
+                    agencies=len(directory.agencies),
+                    policy_version=policy.version[:12],
+                    triage_desk=desk.is_triage,
+                    intake=intake is not None,
                 )
-            finally:
-                for task in (refresh, pump):
-                    task.cancel()
-                for task in (refresh, pump):
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
-                log.info("connector.stopped", agency=config.agency)
+                tasks = [t for t in (refresh, pump, intake) if t is not None]
+                try:
+                    yield ConnectorProcess(
+                        config,
+                        connector,
+                        dispatcher,
+                        checker,
+                        responder,
+                        disclosures,
+                        notices,
+                        policy,
+                        pump,
+                        desk,
+                        build_workbench(config, desk) if config.workbench.enabled else None,
+                        intake,
+                    )
+                finally:
+                    for task in tasks:
+                        task.cancel()
+                    for task in tasks:
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
+                    log.info("connector.stopped", agency=config.agency)
+
+
+def build_workbench(config: ConnectorConfig, desk: TriageDesk) -> Workbench:
+    """The workbench's sessions, staff and sign-in limits over the desk's store."""
+    settings = config.workbench
+    sessions = Sessions(
+        desk.store,
+        load_or_create_secret(config.workbench_secret_path()),
+        idle_s=settings.session_idle_minutes * 60,
+        absolute_s=settings.session_absolute_hours * 3600,
+    )
+    return Workbench(
+        desk=desk,
+        staff=Staff(desk.store),
+        sessions=sessions,
+        limiter=SignInLimiter(settings.sign_in_attempts),
+        secure_cookies=settings.secure_cookies,
+    )
 
 
 async def _pump(connector: Connector, dispatcher: Dispatcher) -> None:

@@ -241,6 +241,7 @@ class Connector:
         agreement: AgreementId | None = None,
         consent: ConsentState | None = None,
         action: Action | None = None,
+        skipped: dict[AgencyId, Decision] | None = None,
     ) -> list[Sealed]:
         """Encode, project, encrypt, sign and MAC a message without sending it.
 
@@ -262,6 +263,8 @@ class Connector:
                 when ``subject_token`` is given (the hub holds the records and enforces them).
             action: the action the policy decides each recipient under; by default the
                 contract's (``actions``: ``query`` for a status reply, else ``send``).
+            skipped: if given, a recipient the policy denies is left out and recorded here with
+                its decision, instead of refusing the whole message (a fan-out to a network).
 
         Returns:
             One ``Sealed`` per group of recipients, in the order of their first recipient.
@@ -285,6 +288,7 @@ class Connector:
             agreement=agreement,
             consent=consent,
             action=action or self.action_for(contract),
+            skipped=skipped,
         )
         correlation = correlation_id or CorrelationId.new()
         decoded: dict[str, Any] | None = None
@@ -331,8 +335,9 @@ class Connector:
         agreement: AgreementId | None,
         consent: ConsentState | None,
         action: Action,
+        skipped: dict[AgencyId, Decision] | None = None,
     ) -> dict[tuple[AgreementId | None, frozenset[str]], list[AgencyId]]:
-        """Recipients by (agreement relied on, fields allowed); refuses if any recipient is denied."""
+        """Recipients by (agreement relied on, fields allowed); refuses if any is denied, unless ``skipped`` given."""
         if self.policy is None:
             return {(agreement, view.every): recipients}
         groups: dict[tuple[AgreementId | None, frozenset[str]], list[AgencyId]] = {}
@@ -352,7 +357,9 @@ class Connector:
                 groups.setdefault((decision.agreement_id, decision.allowed_fields), []).append(recipient)
             else:
                 denied[recipient] = decision
-        if denied:
+        if denied and skipped is not None:
+            skipped.update(denied)
+        elif denied:
             raise SharingDenied(denied, contract=view.tagged.name, version=view.tagged.version, purpose=purpose)
         return groups
 

@@ -19,6 +19,9 @@ import hub.agencies.models
 import hub.agreements.models
 import hub.audit.models
 import hub.consents.models
+import hub.intake.models
+import hub.network.models
+import hub.transfers.models
 from onedoor.db import Base
 
 # Every model module, so the metadata holds every table the hub owns.

@@ -20,6 +20,9 @@ import hub.agencies.models
 import hub.agreements.models
 import hub.audit.models
 import hub.consents.models
+import hub.intake.models
+import hub.network.models
+import hub.transfers.models
 from hub.db import alembic_config, downgrade, migrate
 from onedoor.db import Base
 
@@ -31,6 +34,9 @@ MODEL_MODULES = (
     hub.agreements.models,
     hub.audit.models,
     hub.consents.models,
+    hub.intake.models,
+    hub.network.models,
+    hub.transfers.models,
     contracts.registry.models,
 )
 HUB_TABLES = {
@@ -41,6 +47,10 @@ HUB_TABLES = {
     "audit_event",
     "consent_record",
     "consent_override",
+    "intake_key",
+    "public_referral",
+    "network_member",
+    "transfer",
     "contract",
     "contract_version",
 }

@@ -13,7 +13,11 @@ from tests.unit.contracts.conftest import ACK, ALERT, REFERRAL, bundled_json, fi
 
 
 def test_the_body_contracts_are_bundled_and_the_envelope_is_not() -> None:
-    assert set(bundled()) == {REFERRAL, ALERT, ACK, "onedoor.status.StatusCheck", "onedoor.status.StatusReply"}
+    status = {"onedoor.status.StatusCheck", "onedoor.status.StatusReply"}
+    transfer = {
+        f"onedoor.transfer.{n}" for n in ("TransferOffer", "TransferAccepted", "HandoverPack", "TransferCompleted")
+    }
+    assert set(bundled()) == {REFERRAL, ALERT, ACK} | status | transfer
     assert all(isinstance(name, ContractName) for name in bundled())
 
 

@@ -1,0 +1,306 @@
+"""The desk: referrals and alerts into the workbench store, decisions out under the agreements.
+
+Orchestration over the pure parts (``decision``, ``referral``, ``public``): a ``TriageDesk``
+stores every MasterReferral and Alert the connector receives and every public referral the
+intake reader opens, submits this agency's own referrals to the triage desk, records triage
+decisions and sends the one onward message each implies, and reports a public referral's
+progress to the hub (status only). It logs ids and codes, never a body.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+from connectors.sdk.connector import ReceivedMessage
+from connectors.sdk.policy import SharingDenied, SharingPolicy
+from connectors.triage.decision import (
+    NO_AGREEMENT,
+    AgencyInfo,
+    DecisionKind,
+    MaySend,
+    Progress,
+    TriageDecision,
+    TriageInvalid,
+    TriagePlan,
+    plan,
+    triage_desks,
+)
+from connectors.triage.public import public_to_master
+from connectors.triage.referral import (
+    REFERRAL,
+    REFERRAL_VERSION,
+    SAFEGUARDING_REFERRAL,
+    parse_referral,
+    referral_schema,
+    to_json,
+)
+from connectors.workbench.store import Decided, Item, NewItem, WorkbenchStore, now_ms
+from consent.contract import TaggedContract
+from onedoor.envelope.header import Header
+from onedoor.envelope.intake_form import PublicReferralForm
+from onedoor.errors import Conflict, Forbidden, OneDoorError, ValidationFailed
+from onedoor.ids import AgencyId, Purpose, SubjectToken
+from onedoor.logging import get_logger
+
+log = get_logger(__name__)
+
+NO_TRIAGE_DESK: Final = "referral.no_triage_desk"
+NOT_A_REFERRAL: Final = "triage.not_a_referral"
+
+
+class Sender(Protocol):
+    """What the desk sends with (``connectors.sdk.Connector``)."""
+
+    async def send(self, **message: Any) -> list[Header]:
+        """Seal and publish; the headers sent."""
+        ...
+
+
+class ProgressReporter(Protocol):
+    """Tells the hub how a public referral is going (``POST /intake/referrals/{reference}/progress``)."""
+
+    async def report(self, reference: str, progress: Progress) -> None:
+        """Report ``progress``; raises a OneDoorError when the hub refuses or cannot be reached."""
+        ...
+
+
+class HubCaller(Protocol):
+    """``connectors.sdk.hubauth.HubClient``: authenticated calls to the hub as this agency."""
+
+    async def call(self, method: str, path: str, json: Any = None) -> Any:
+        """One call; the hub's JSON answer."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class HubProgress:
+    """A ``ProgressReporter`` over the hub's intake API, authenticated as this agency."""
+
+    hub: HubCaller
+
+    async def report(self, reference: str, progress: Progress) -> None:
+        """``POST /intake/referrals/{reference}/progress``."""
+        await self.hub.call("POST", f"/intake/referrals/{reference}/progress", json={"status": progress.value})
+
+
+def policy_permits(policy: SharingPolicy, me: AgencyId) -> MaySend:
+    """``may_send`` for ``plan``: whether an agreement in force lets ``me`` send a referral for a purpose."""
+    tagged = TaggedContract.from_schema(referral_schema(), REFERRAL_VERSION)
+
+    def may_send(recipient: AgencyId, purpose: Purpose) -> bool:
+        at = now_ms()
+        return policy.decide(sender=me, recipient=recipient, contract=tagged, purpose=purpose, at_ms=at).permitted
+
+    return may_send
+
+
+def referral_title(body: Mapping[str, Any]) -> str:
+    """How the inbox names a referral: the child's name, else a name they are known by."""
+    child = body.get("child") or {}
+    name = " ".join(str(child.get(k) or "").strip() for k in ("given_name", "family_name")).strip()
+    known = [str(k) for k in child.get("known_as") or [] if str(k).strip()]
+    if name:
+        return name
+    return f"Known as {known[0]}" if known else "Name withheld"
+
+
+class TriageDesk:
+    """Receives into the store, submits, decides, reports progress."""
+
+    def __init__(
+        self,
+        *,
+        me: AgencyId,
+        store: WorkbenchStore,
+        sender: Sender,
+        agencies: Mapping[AgencyId, AgencyInfo],
+        may_send: MaySend,
+        progress: ProgressReporter | None = None,
+    ) -> None:
+        self.me = me
+        self.store = store
+        self._sender = sender
+        self.agencies = agencies
+        self.may_send = may_send
+        self._progress = progress
+
+    @property
+    def is_triage(self) -> bool:
+        """Whether this agency holds the triage role (kind ``triage`` in the directory)."""
+        info = self.agencies.get(self.me)
+        return info is not None and info.kind == "triage"
+
+    def agency_name(self, agency: str) -> str:
+        """An agency's display name (its id when unknown)."""
+        info = self.agencies.get(agency)  # type: ignore[call-overload]
+        return info.name if info is not None else agency
+
+    # Receiving
+
+    async def on_referral(self, message: ReceivedMessage) -> None:
+        """A MasterReferral from another agency: into the inbox (once, however often delivered)."""
+        header = message.header
+        body = to_json(message.body)
+        item, new = self.store.add_item(
+            NewItem(
+                dedupe_key=f"message:{header.message_id}",
+                kind="referral",
+                source="professional",
+                sender=str(header.sender),
+                title=referral_title(body),
+                body=body,
+                received_at_ms=now_ms(),
+                message_id=str(header.message_id),
+                subject_token=None if header.subject_token is None else str(header.subject_token),
+                urgency=body.get("urgency"),
+            )
+        )
+        if new:
+            log.info("triage.referral_received", item_id=item.item_id, message_id=header.message_id)
+
+    async def on_alert(self, message: ReceivedMessage) -> None:
+        """An Alert about a child: into the inbox and the child's timeline."""
+        header = message.header
+        body = to_json(message.body)
+        token = body.get("subject_token") or header.subject_token
+        occurred = message.body.get("occurred_at")
+        item, new = self.store.add_item(
+            NewItem(
+                dedupe_key=f"message:{header.message_id}",
+                kind="alert",
+                source="professional",
+                sender=str(header.sender),
+                title=str(body.get("kind") or "OTHER").replace("_", " ").capitalize(),
+                body=body,
+                received_at_ms=now_ms(),
+                message_id=str(header.message_id),
+                subject_token=None if token is None else str(token),
+                urgency=body.get("risk_level"),
+                occurred_at_ms=int(occurred.timestamp() * 1000) if isinstance(occurred, dt.datetime) else None,
+            )
+        )
+        if new:
+            log.info("triage.alert_received", item_id=item.item_id, message_id=header.message_id)
+
+    def receive_public(self, form: PublicReferralForm, *, reference: str, received_at: dt.datetime) -> Item:
+        """A public referral opened by the intake reader: into the inbox (once per reference)."""
+        body = to_json(public_to_master(form, reference=reference, received_at=received_at))
+        item, new = self.store.add_item(
+            NewItem(
+                dedupe_key=f"public:{reference}",
+                kind="referral",
+                source="public",
+                sender="public",
+                title=referral_title(body),
+                body=body,
+                received_at_ms=int(received_at.timestamp() * 1000),
+                reference=reference,
+                urgency=form.urgency,
+            )
+        )
+        if new:
+            log.info("triage.public_referral_received", item_id=item.item_id, reference=reference)
+        return item
+
+    # Sending
+
+    async def submit(self, document: object, *, subject_token: SubjectToken | None = None) -> Header:
+        """Send this agency's referral to the triage desk its agreements allow.
+
+        Raises:
+            ValidationFailed: ``referral.invalid`` or ``referral.no_identifier``.
+            Forbidden: ``referral.no_triage_desk`` when no agreement lets this agency refer to a triage desk.
+        """
+        body = parse_referral(document)
+        desks = [d for d in triage_desks(self.agencies, self.me) if self.may_send(d, SAFEGUARDING_REFERRAL)]
+        if not desks:
+            raise Forbidden(NO_TRIAGE_DESK, "no agreement in force lets this agency send referrals to a triage desk")
+        [header, *_] = await self._sender.send(
+            contract=REFERRAL,
+            version=REFERRAL_VERSION,
+            recipients=[desks[0]],
+            purpose=SAFEGUARDING_REFERRAL,
+            body=body,
+            subject_token=subject_token,
+        )
+        log.info("triage.referral_submitted", message_id=header.message_id, recipient=desks[0])
+        return header
+
+    async def opened(self, item_id: str) -> Item:
+        """The item was opened by a member of staff; the first opening of a public referral is progress."""
+        item = self.store.item(item_id)
+        if self.store.mark_viewed(item_id, now_ms()) and item.reference and item.decided_at_ms is None:
+            await self._report(item.reference, Progress.BEING_HANDLED)
+        return self.store.item(item_id)
+
+    def plan(self, item: Item, decision: TriageDecision) -> TriagePlan:
+        """Check a decision about ``item`` without recording it (``TriageInvalid`` for a bad one)."""
+        if item.kind != "referral":
+            raise ValidationFailed(NOT_A_REFERRAL, "only referrals are triaged")
+        if item.decided_at_ms is not None:
+            raise Conflict("triage.already_decided", "this referral has already been triaged")
+        body = item.body if decision.kind is DecisionKind.NO_FURTHER_ACTION else parse_referral(item.body)
+        return plan(decision, body, me=self.me, agencies=self.agencies, may_send=self.may_send)
+
+    async def decide(self, item_id: str, decision: TriageDecision, *, by: str) -> Item:
+        """Record a triage decision and send its onward message; nothing is recorded if it cannot be sent.
+
+        Raises:
+            TriageInvalid: ``triage.*`` (``triage.no_agreement`` names the service; nothing sent).
+            Conflict: ``triage.already_decided``.
+            NotFound: ``workbench.item_not_found``.
+        """
+        item = self.store.item(item_id)
+        chosen = self.plan(item, decision)
+        onward_id = None
+        if chosen.onward is not None:
+            onward = chosen.onward
+            try:
+                headers = await self._sender.send(
+                    contract=onward.contract,
+                    version=REFERRAL_VERSION,
+                    recipients=[onward.recipient],
+                    purpose=onward.purpose,
+                    body=onward.body,
+                    subject_token=None if item.subject_token is None else SubjectToken(item.subject_token),
+                )
+            except SharingDenied as exc:
+                name = self.agency_name(onward.recipient)
+                raise TriageInvalid(
+                    NO_AGREEMENT, f"No agreement lets this desk send this referral to {name}: {exc.message}", "service"
+                ) from None
+            onward_id = str(headers[0].message_id)
+        decided = self.store.record_decision(
+            item_id,
+            Decided(
+                kind=decision.kind.value,
+                target=None if chosen.onward is None else str(chosen.onward.recipient),
+                reason=decision.reason,
+                by=by,
+                onward_message_id=onward_id,
+                at_ms=now_ms(),
+            ),
+        )
+        log.info(
+            "triage.decided",
+            item_id=item_id,
+            decision=decision.kind.value,
+            recipient=decided.decision_target,
+            onward_message_id=onward_id,
+            time_to_triage_ms=decided.time_to_triage_ms,
+        )
+        if item.reference:
+            await self._report(item.reference, chosen.progress)
+        return decided
+
+    async def _report(self, reference: str, progress: Progress) -> None:
+        # Best effort: the decision stands whether or not the hub heard about it now.
+        if self._progress is None:
+            return
+        try:
+            await self._progress.report(reference, progress)
+        except OneDoorError as exc:
+            log.warning("triage.progress_failed", reference=reference, progress=progress.value, code=exc.code)

@@ -1,0 +1,50 @@
+"""``onedoor connector user add``: create a workbench account for a member of the agency's staff.
+
+The password is read from a prompt (typed twice, not echoed) or, with ``--password-stdin``,
+from the first line of standard input; it is never an argument (shell history, ``ps``).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from connectors.agent.config import load_config_file
+from connectors.workbench.store import WorkbenchStore
+from connectors.workbench.users import Role, Staff
+from onedoor.cli_http import fail
+from onedoor.errors import OneDoorError
+
+app = typer.Typer(name="user", help="Workbench accounts for your agency's staff.", no_args_is_help=True)
+
+
+@app.command()
+def add(
+    connector: Annotated[
+        Path, typer.Option("--connector", envvar="ONEDOOR_CONNECTOR_CONFIG", help="The connector's config (env file).")
+    ],
+    username: Annotated[str, typer.Option("--username", help="Lower-case letters, digits, '.', '_', '@', '-'.")],
+    role: Annotated[Role, typer.Option("--role", help="What the account may do.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Create a workbench account (triage-officer, case-worker or viewer)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        config = load_config_file(connector)
+        config.data_directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        store = WorkbenchStore(config.workbench_database_url()).create()
+        try:
+            member = Staff(store).add(username, role.value, password)
+        finally:
+            store.close()
+    except OneDoorError as exc:
+        raise fail(f"{exc.message} ({exc.code})") from None
+    typer.echo(f"created {member.role.value} {member.username} for {config.agency}")

@@ -1,0 +1,78 @@
+"""The workbench's tables: inbox items (referrals and alerts, plaintext: this is the agency's own
+connector), staff accounts and sign-in sessions. SQLite by default, PostgreSQL supported.
+
+Times are milliseconds since the epoch (UTC) so both databases compare them the same way.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, Index, Integer, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from onedoor.db import NAMING_CONVENTION
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the workbench tables (apart from the hub's)."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class InboxRow(Base):
+    """One referral or alert this agency received."""
+
+    __tablename__ = "wb_inbox_item"
+    __table_args__ = (Index("ix_wb_inbox_received", "received_at_ms"), Index("ix_wb_inbox_subject", "subject_token"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    item_id: Mapped[str] = mapped_column(String(36), unique=True)
+    """The workbench's own id (a UUID), used in links."""
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    """``message:<id>`` or ``public:<reference>``: a redelivered message is stored once."""
+    kind: Mapped[str] = mapped_column(String(16))
+    """``referral`` or ``alert``."""
+    source: Mapped[str] = mapped_column(String(16))
+    """``professional`` (an envelope from an agency) or ``public`` (the public form)."""
+    sender: Mapped[str] = mapped_column(String(64))
+    reference: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    """The public referral's reference (reported back to the hub as progress)."""
+    message_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    subject_token: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    urgency: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    title: Mapped[str] = mapped_column(String(300))
+    body_json: Mapped[str] = mapped_column(Text)
+    received_at_ms: Mapped[int] = mapped_column(BigInteger)
+    occurred_at_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """For an alert: when it happened (the timeline's order)."""
+    status: Mapped[str] = mapped_column(String(16), default="received")
+    viewed_at_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    decided_at_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    decision_kind: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    decision_target: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    decision_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    onward_message_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+
+
+class UserRow(Base):
+    """A member of the agency's own staff who may sign in."""
+
+    __tablename__ = "wb_user"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(32))
+    password_hash: Mapped[str] = mapped_column(String(300))
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SessionRow(Base):
+    """A signed-in browser; the cookie holds the id, the table only its SHA-256."""
+
+    __tablename__ = "wb_session"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    last_seen_ms: Mapped[int] = mapped_column(BigInteger)

@@ -1,0 +1,317 @@
+"""The workbench store: what the agency received (referrals, alerts), who its staff are, who is signed in.
+
+Plaintext lives only here, in the agency's own connector: a SQLite file in the connector's
+data directory by default (``sqlite:///.../workbench.sqlite3``), or PostgreSQL. Synchronous
+SQLAlchemy: every call is one short transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from connectors.workbench.models import Base, InboxRow, SessionRow, UserRow
+from onedoor.db import make_engine, make_session_factory, transaction
+from onedoor.errors import Conflict, NotFound
+
+
+def now_ms() -> int:
+    """The current time in milliseconds since the epoch."""
+    return int(time.time() * 1000)
+
+
+def as_datetime(ms: int | None) -> datetime | None:
+    """``ms`` as an aware UTC datetime."""
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class NewItem:
+    """A referral or alert to store."""
+
+    dedupe_key: str
+    kind: str
+    source: str
+    sender: str
+    title: str
+    body: dict[str, Any]
+    """JSON-ready (``connectors.triage.referral.to_json``)."""
+    received_at_ms: int
+    reference: str | None = None
+    message_id: str | None = None
+    subject_token: str | None = None
+    urgency: str | None = None
+    occurred_at_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One stored referral or alert."""
+
+    item_id: str
+    kind: str
+    source: str
+    sender: str
+    title: str
+    body: dict[str, Any]
+    received_at_ms: int
+    status: str
+    reference: str | None
+    message_id: str | None
+    subject_token: str | None
+    urgency: str | None
+    occurred_at_ms: int | None
+    viewed_at_ms: int | None
+    decided_at_ms: int | None
+    decision_kind: str | None
+    decision_target: str | None
+    decision_reason: str | None
+    decided_by: str | None
+    onward_message_id: str | None
+
+    @property
+    def time_to_triage_ms(self) -> int | None:
+        """Received to decided, once decided."""
+        return None if self.decided_at_ms is None else self.decided_at_ms - self.received_at_ms
+
+    @property
+    def received_at(self) -> datetime:
+        """When it arrived (UTC)."""
+        found = as_datetime(self.received_at_ms)
+        assert found is not None  # noqa: S101 - never null
+        return found
+
+    @classmethod
+    def of(cls, row: InboxRow) -> Item:
+        """From its row."""
+        return cls(
+            item_id=row.item_id,
+            kind=row.kind,
+            source=row.source,
+            sender=row.sender,
+            title=row.title,
+            body=json.loads(row.body_json),
+            received_at_ms=row.received_at_ms,
+            status=row.status,
+            reference=row.reference,
+            message_id=row.message_id,
+            subject_token=row.subject_token,
+            urgency=row.urgency,
+            occurred_at_ms=row.occurred_at_ms,
+            viewed_at_ms=row.viewed_at_ms,
+            decided_at_ms=row.decided_at_ms,
+            decision_kind=row.decision_kind,
+            decision_target=row.decision_target,
+            decision_reason=row.decision_reason,
+            decided_by=row.decided_by,
+            onward_message_id=row.onward_message_id,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """A triage decision to record."""
+
+    kind: str
+    target: str | None
+    reason: str | None
+    by: str
+    onward_message_id: str | None
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A staff account."""
+
+    username: str
+    role: str
+    password_hash: str
+    disabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """A live session."""
+
+    username: str
+    csrf: str
+    created_at_ms: int
+    last_seen_ms: int
+
+
+class WorkbenchStore:
+    """The workbench's database. ``create()`` makes the tables; ``close()`` disposes the engine."""
+
+    def __init__(self, url: str) -> None:
+        if url.startswith("sqlite:///") and ":memory:" not in url:
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._engine = make_engine(url)
+        self._factory = make_session_factory(self._engine)
+
+    def create(self) -> WorkbenchStore:
+        """Create missing tables; returns ``self``."""
+        Base.metadata.create_all(self._engine)
+        return self
+
+    def close(self) -> None:
+        """Release the connections."""
+        self._engine.dispose()
+
+    def _tx(self) -> Any:
+        return transaction(self._factory)
+
+    # Inbox
+
+    def add_item(self, new: NewItem) -> tuple[Item, bool]:
+        """Store ``new`` unless its dedupe key is known; returns the item and whether it is new."""
+        row = InboxRow(
+            item_id=str(uuid.uuid4()),
+            dedupe_key=new.dedupe_key,
+            kind=new.kind,
+            source=new.source,
+            sender=new.sender,
+            reference=new.reference,
+            message_id=new.message_id,
+            subject_token=new.subject_token,
+            urgency=new.urgency,
+            title=new.title[:300],
+            body_json=json.dumps(new.body, ensure_ascii=False, sort_keys=True),
+            received_at_ms=new.received_at_ms,
+            occurred_at_ms=new.occurred_at_ms,
+            status="received",
+        )
+        try:
+            with self._tx() as session:
+                session.add(row)
+                session.flush()
+                return Item.of(row), True
+        except IntegrityError:
+            with self._tx() as session:
+                found = session.scalars(select(InboxRow).where(InboxRow.dedupe_key == new.dedupe_key)).one()
+                return Item.of(found), False
+
+    def items(self, *, kind: str | None = None, limit: int = 200) -> list[Item]:
+        """Items newest first."""
+        query = select(InboxRow).order_by(InboxRow.received_at_ms.desc(), InboxRow.id.desc()).limit(limit)
+        if kind is not None:
+            query = query.where(InboxRow.kind == kind)
+        with self._tx() as session:
+            return [Item.of(r) for r in session.scalars(query)]
+
+    def item(self, item_id: str) -> Item:
+        """One item.
+
+        Raises:
+            NotFound: ``workbench.item_not_found``.
+        """
+        with self._tx() as session:
+            return Item.of(self._row(session, item_id))
+
+    def by_reference(self, reference: str) -> Item | None:
+        """The public referral with this reference, if it arrived."""
+        with self._tx() as session:
+            row = session.scalars(select(InboxRow).where(InboxRow.reference == reference)).first()
+            return None if row is None else Item.of(row)
+
+    def mark_viewed(self, item_id: str, at_ms: int) -> bool:
+        """Record the first time the item was opened; ``True`` only that first time."""
+        with self._tx() as session:
+            done = session.execute(
+                update(InboxRow)
+                .where(InboxRow.item_id == item_id, InboxRow.viewed_at_ms.is_(None))
+                .values(viewed_at_ms=at_ms)
+            )
+            return bool(getattr(done, "rowcount", 0))
+
+    def record_decision(self, item_id: str, decided: Decided) -> Item:
+        """Record the triage decision: status ``triaged``, time to triage from now on.
+
+        Raises:
+            NotFound: ``workbench.item_not_found``.
+            Conflict: ``triage.already_decided``.
+        """
+        with self._tx() as session:
+            row = self._row(session, item_id)
+            if row.decided_at_ms is not None:
+                raise Conflict("triage.already_decided", "this referral has already been triaged")
+            row.status = "triaged"
+            row.decided_at_ms = decided.at_ms
+            row.decision_kind = decided.kind
+            row.decision_target = decided.target
+            row.decision_reason = decided.reason
+            row.decided_by = decided.by
+            row.onward_message_id = decided.onward_message_id
+            session.flush()
+            return Item.of(row)
+
+    def timeline(self, subject_token: str) -> list[Item]:
+        """Every alert about one subject token, in the order things happened."""
+        query = (
+            select(InboxRow)
+            .where(InboxRow.kind == "alert", InboxRow.subject_token == subject_token)
+            .order_by(InboxRow.occurred_at_ms, InboxRow.received_at_ms, InboxRow.id)
+        )
+        with self._tx() as session:
+            return [Item.of(r) for r in session.scalars(query)]
+
+    @staticmethod
+    def _row(session: Session, item_id: str) -> InboxRow:
+        row = session.scalars(select(InboxRow).where(InboxRow.item_id == item_id)).first()
+        if row is None:
+            raise NotFound("workbench.item_not_found", "no such referral or alert in this agency's inbox")
+        return row
+
+    # Users
+
+    def add_user(self, username: str, role: str, password_hash: str) -> None:
+        """Create a staff account.
+
+        Raises:
+            Conflict: ``workbench.user_exists``.
+        """
+        try:
+            with self._tx() as session:
+                session.add(UserRow(username=username, role=role, password_hash=password_hash, created_at_ms=now_ms()))
+        except IntegrityError:
+            raise Conflict("workbench.user_exists", f"there is already a user called {username}") from None
+
+    def user(self, username: str) -> User | None:
+        """The account, if it exists."""
+        with self._tx() as session:
+            row = session.get(UserRow, username)
+            return None if row is None else User(row.username, row.role, row.password_hash, row.disabled)
+
+    # Sessions
+
+    def add_session(self, id_hash: str, username: str, csrf: str, at_ms: int) -> None:
+        """Remember a new signed-in session."""
+        with self._tx() as session:
+            session.add(
+                SessionRow(id_hash=id_hash, username=username, csrf=csrf, created_at_ms=at_ms, last_seen_ms=at_ms)
+            )
+
+    def session(self, id_hash: str) -> SignedIn | None:
+        """The session with this id hash, if any."""
+        with self._tx() as session:
+            row = session.get(SessionRow, id_hash)
+            return None if row is None else SignedIn(row.username, row.csrf, row.created_at_ms, row.last_seen_ms)
+
+    def touch_session(self, id_hash: str, at_ms: int) -> None:
+        """The session was used now."""
+        with self._tx() as session:
+            session.execute(update(SessionRow).where(SessionRow.id_hash == id_hash).values(last_seen_ms=at_ms))
+
+    def end_session(self, id_hash: str) -> None:
+        """Forget the session (sign-out or expiry)."""
+        with self._tx() as session:
+            session.execute(delete(SessionRow).where(SessionRow.id_hash == id_hash))

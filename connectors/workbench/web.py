@@ -1,0 +1,465 @@
+"""The workbench: a small GOV.UK-styled web app in the agency's connector, at ``/workbench``.
+
+For agencies with no case system of their own. Staff sign in (``onedoor connector user
+add``); the inbox lists referrals and alerts newest first; a referral's page shows it
+decrypted (plaintext exists only inside this connector) and, for a triage desk, the triage
+decision form; a young person's alert timeline lists the alerts about one subject token.
+
+Security: the session cookie is signed, HttpOnly, SameSite=Strict and Secure unless configured
+off for plain-HTTP development; sessions end after 30 minutes idle or 8 hours; every POST form
+carries a CSRF token (403 without it); failed sign-ins are limited per username and per
+address; pages are ``no-store`` with a strict Content-Security-Policy. Nothing here talks to
+the hub except through the connector (sealed messages) and the desk's progress status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any, Final
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment
+
+from connectors.triage.decision import CHILDREN_SERVICES, DecisionKind, TriageDecision, TriageInvalid, service_options
+from connectors.triage.desk import TriageDesk
+from connectors.workbench.security import Session, Sessions, SignInLimiter, same_token
+from connectors.workbench.store import Item
+from connectors.workbench.users import Staff, StaffMember
+from onedoor import govuk
+from onedoor.errors import NotFound, OneDoorError
+from onedoor.logging import get_logger
+
+log = get_logger(__name__)
+
+PREFIX: Final = "/workbench"
+SESSION_COOKIE: Final = "onedoor_wb_session"
+SIGNIN_COOKIE: Final = "onedoor_wb_signin"
+TEMPLATES: Final = Path(__file__).with_name("templates")
+SCRIPT: Final = Path(__file__).with_name("static") / "workbench.js"
+_URGENCY_TAGS: Final = {
+    "IMMEDIATE_RISK": "govuk-tag--red",
+    "SAME_DAY": "govuk-tag--orange",
+    "WITHIN_3_WORKING_DAYS": "govuk-tag--yellow",
+    "ROUTINE": "govuk-tag--grey",
+    "VERY_HIGH": "govuk-tag--red",
+    "HIGH": "govuk-tag--orange",
+    "MEDIUM": "govuk-tag--yellow",
+    "LOW": "govuk-tag--grey",
+}
+
+
+@dataclass(eq=False, slots=True)
+class Workbench:
+    """What the workbench pages use; one per connector process."""
+
+    desk: TriageDesk
+    staff: Staff
+    sessions: Sessions
+    limiter: SignInLimiter
+    secure_cookies: bool = True
+
+    @property
+    def agency_name(self) -> str:
+        """The agency's display name."""
+        return self.desk.agency_name(self.desk.me)
+
+
+def _when(ms: int | None) -> str:
+    if ms is None:
+        return ""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%-d %b %Y, %H:%M:%S UTC")
+
+
+def _duration(ms: int | None) -> str:
+    if ms is None:
+        return ""
+    seconds = max(0, ms // 1000)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+def _words(symbol: str | None) -> str:
+    return "" if not symbol else symbol.replace("_", " ").capitalize()
+
+
+def _decision_label(kind: str | None) -> str:
+    try:
+        return DecisionKind(kind or "").label
+    except ValueError:
+        return ""
+
+
+@cache
+def _environment() -> Environment:
+    env = govuk.environment([TEMPLATES])
+    env.filters.update(
+        when=_when, duration=_duration, words=_words, urgency_class=_URGENCY_TAGS.get, decision_label=_decision_label
+    )
+    return env
+
+
+def _workbench(request: Request) -> Workbench:
+    found: Workbench = request.app.state.workbench
+    return found
+
+
+def _secure(response: Response, nonce: str | None = None) -> Response:
+    if nonce is not None:
+        response.headers["Content-Security-Policy"] = govuk.content_security_policy(nonce)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _render(
+    wb: Workbench, template: str, *, status: int = 200, signed_in: tuple[Session, StaffMember] | None = None, **ctx: Any
+) -> HTMLResponse:
+    nonce = govuk.csp_nonce()
+    session, staff = signed_in if signed_in else (None, None)
+    html = (
+        _environment()
+        .get_template(template)
+        .render(
+            csp_nonce=nonce,
+            service_url=f"{PREFIX}/inbox",
+            scripts=[f"{PREFIX}/static/workbench.js"],
+            agency_name=wb.agency_name,
+            staff=staff,
+            csrf_token=ctx.pop("csrf_token", None) or (session.csrf if session else ""),
+            sender_name=lambda agency: "Public referral form" if agency == "public" else wb.desk.agency_name(agency),
+            is_triage=wb.desk.is_triage,
+            **ctx,
+        )
+    )
+    response = HTMLResponse(html, status_code=status)
+    _secure(response, nonce)
+    return response
+
+
+def _redirect(url: str) -> Response:
+    return _secure(RedirectResponse(url, status_code=303))
+
+
+def _signed_in(request: Request, wb: Workbench) -> tuple[Session, StaffMember] | None:
+    session = wb.sessions.resolve(request.cookies.get(SESSION_COOKIE))
+    if session is None:
+        return None
+    staff = wb.staff.get(session.username)
+    return None if staff is None else (session, staff)
+
+
+def _problem(wb: Workbench, status: int, heading: str, message: str, signed_in: Any = None) -> HTMLResponse:
+    return _render(
+        wb,
+        "workbench/problem.html",
+        status=status,
+        signed_in=signed_in,
+        page_title=heading,
+        heading=heading,
+        message=message,
+    )
+
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+
+@router.get("")
+@router.get("/")
+async def home() -> Response:
+    """The inbox."""
+    return _redirect(f"{PREFIX}/inbox")
+
+
+@router.get("/static/workbench.js")
+async def script() -> Response:
+    """GOV.UK Frontend's initialisation (a module importing ``/assets/govuk-frontend.min.js``)."""
+    return FileResponse(SCRIPT, media_type="text/javascript")
+
+
+@router.get("/sign-in")
+async def sign_in_page(request: Request) -> Response:
+    """The sign-in form."""
+    wb = _workbench(request)
+    if _signed_in(request, wb) is not None:
+        return _redirect(f"{PREFIX}/inbox")
+    return _sign_in_form(wb)
+
+
+def _sign_in_form(wb: Workbench, *, status: int = 200, error: str | None = None, username: str = "") -> Response:
+    nonce, token = wb.sessions.presession_token()
+    response = _render(
+        wb,
+        "workbench/sign_in.html",
+        status=status,
+        page_title="Sign in",
+        csrf_token=token,
+        error=error,
+        error_count=1 if error else 0,
+        username=username,
+    )
+    response.set_cookie(
+        SIGNIN_COOKIE, nonce, max_age=1800, path=PREFIX, httponly=True, samesite="strict", secure=wb.secure_cookies
+    )
+    return response
+
+
+@router.post("/sign-in")
+async def sign_in(request: Request) -> Response:
+    """Check the username and password; start a session."""
+    wb = _workbench(request)
+    form = await request.form()
+    if not wb.sessions.presession_ok(request.cookies.get(SIGNIN_COOKIE), _text(form.get("csrf_token"))):
+        return _problem(wb, 403, "Your sign-in form expired", "Go back, reload the sign-in page and try again.")
+    username = (_text(form.get("username")) or "").strip().lower()[:64]
+    password = _text(form.get("password")) or ""
+    address = request.client.host if request.client else "unknown"
+    keys = (f"user:{username}", f"address:{address}")
+    if not wb.limiter.allowed(*keys):
+        log.warning("workbench.sign_in_limited")
+        return _sign_in_form(
+            wb, status=429, error="Too many failed attempts. Wait 15 minutes, then try again.", username=username
+        )
+    if not username or not password:
+        return _sign_in_form(wb, status=400, error="Enter your username and password", username=username)
+    staff = wb.staff.authenticate(username, password)
+    if staff is None:
+        wb.limiter.failed(*keys)
+        log.info("workbench.sign_in_failed")
+        return _sign_in_form(wb, status=401, error="Enter a correct username and password", username=username)
+    wb.limiter.succeeded(keys[0])
+    cookie, _session = wb.sessions.start(staff.username)
+    log.info("workbench.signed_in", role=staff.role.value)
+    response = _redirect(f"{PREFIX}/inbox")
+    response.set_cookie(
+        SESSION_COOKIE,
+        cookie,
+        max_age=int(wb.sessions.absolute_s),
+        path=PREFIX,
+        httponly=True,
+        samesite="strict",
+        secure=wb.secure_cookies,
+    )
+    response.delete_cookie(SIGNIN_COOKIE, path=PREFIX)
+    return response
+
+
+@router.post("/sign-out")
+async def sign_out(request: Request) -> Response:
+    """End the session."""
+    wb = _workbench(request)
+    found = _signed_in(request, wb)
+    if found is not None:
+        form = await request.form()
+        if not same_token(_text(form.get("csrf_token")), found[0].csrf):
+            return _problem(wb, 403, "Your form expired", "Reload the page and try again.", found)
+        wb.sessions.end(found[0])
+    response = _redirect(f"{PREFIX}/sign-in")
+    response.delete_cookie(SESSION_COOKIE, path=PREFIX)
+    return response
+
+
+@router.get("/inbox")
+async def inbox(request: Request) -> Response:
+    """Referrals and alerts, newest first."""
+    wb = _workbench(request)
+    found = _signed_in(request, wb)
+    if found is None:
+        return _redirect(f"{PREFIX}/sign-in")
+    items = wb.desk.store.items()
+    return _render(wb, "workbench/inbox.html", signed_in=found, page_title="Inbox", nav="inbox", items=items)
+
+
+@router.get("/items/{item_id}")
+async def item_page(request: Request, item_id: str) -> Response:
+    """One referral or alert, decrypted; the triage form when it can still be decided."""
+    wb = _workbench(request)
+    found = _signed_in(request, wb)
+    if found is None:
+        return _redirect(f"{PREFIX}/sign-in")
+    try:
+        item = await wb.desk.opened(item_id[:64])
+    except NotFound:
+        return _problem(wb, 404, "Not found", "There is no such referral or alert in your inbox.", found)
+    done = request.query_params.get("done") == "1"
+    return _item_page(wb, found, item, done=done)
+
+
+@router.post("/items/{item_id}/decision")
+async def decide(request: Request, item_id: str) -> Response:  # noqa: PLR0911 - one page per outcome
+    """Record a triage decision; its onward message goes out under the agreements."""
+    wb = _workbench(request)
+    found = _signed_in(request, wb)
+    if found is None:
+        return _redirect(f"{PREFIX}/sign-in")
+    session, staff = found
+    form = await request.form()
+    if not same_token(_text(form.get("csrf_token")), session.csrf):
+        log.warning("workbench.csrf_refused")
+        return _problem(wb, 403, "Your form expired", "Reload the page and try again.", found)
+    if not staff.role.can_decide or not wb.desk.is_triage:
+        log.warning("workbench.decision_forbidden", role=staff.role.value)
+        return _problem(wb, 403, "You cannot record triage decisions", "Ask a triage officer to decide.", found)
+    try:
+        item = wb.desk.store.item(item_id[:64])
+    except NotFound:
+        return _problem(wb, 404, "Not found", "There is no such referral or alert in your inbox.", found)
+    chosen = _text(form.get("decision"))
+    target = _text(form.get("authority")) if chosen == DecisionKind.INTELLIGENCE else _text(form.get("service"))
+    entered = {"decision": chosen, "service": target, "reason": _text(form.get("reason"))}
+    try:
+        decision = TriageDecision.parse(chosen, target, entered["reason"])
+        await wb.desk.decide(item.item_id, decision, by=staff.username)
+    except TriageInvalid as exc:
+        anchor = {"service": "authority" if chosen == DecisionKind.INTELLIGENCE else "service"}.get(
+            exc.field, exc.field
+        )
+        return _item_page(wb, found, item, status=400, errors=[(exc.field, anchor, exc.message)], form=entered)
+    except OneDoorError as exc:
+        return _item_page(
+            wb, found, item, status=exc.http_status, errors=[("decision", "decision", exc.message)], form=entered
+        )
+    return _redirect(f"{PREFIX}/items/{item.item_id}?done=1")
+
+
+@router.get("/timeline/{subject_token}")
+async def timeline(request: Request, subject_token: str) -> Response:
+    """Every alert about one young person (one subject token), in time order."""
+    wb = _workbench(request)
+    found = _signed_in(request, wb)
+    if found is None:
+        return _redirect(f"{PREFIX}/sign-in")
+    token = subject_token[:100]
+    alerts = wb.desk.store.timeline(token)
+    return _render(
+        wb, "workbench/timeline.html", signed_in=found, page_title="Alert timeline", subject_token=token, alerts=alerts
+    )
+
+
+def _item_page(
+    wb: Workbench,
+    signed_in: tuple[Session, StaffMember],
+    item: Item,
+    *,
+    status: int = 200,
+    done: bool = False,
+    errors: list[tuple[str, str, str]] | None = None,
+    form: Mapping[str, str | None] | None = None,
+) -> Response:
+    staff = signed_in[1]
+    options = service_options(wb.desk.agencies, wb.desk.me)
+    entered = dict(form or {})
+    chosen_target = entered.get("service")
+    return _render(
+        wb,
+        "workbench/item.html",
+        status=status,
+        signed_in=signed_in,
+        page_title=item.title,
+        error_count=len(errors or []),
+        item=item,
+        done=done,
+        rows=_rows(wb, item),
+        decision_rows=_decision_rows(wb, item),
+        can_decide=item.kind == "referral" and wb.desk.is_triage and staff.role.can_decide,
+        services=[{"value": o.id, "text": o.name, "selected": o.id == chosen_target} for o in options],
+        authorities=[
+            {"value": o.id, "text": o.name, "selected": o.id == chosen_target}
+            for o in options
+            if o.kind == CHILDREN_SERVICES
+        ],
+        errors=[{"text": message, "href": f"#{anchor}"} for _field, anchor, message in errors or []],
+        field_errors={f: m for f, _a, m in errors or []},
+        form=entered,
+    )
+
+
+def _row(key: str, value: Any) -> dict[str, Any]:
+    return {"key": {"text": key}, "value": {"text": "" if value is None else str(value)}}
+
+
+def _rows(wb: Workbench, item: Item) -> list[dict[str, Any]]:
+    body = item.body
+    rows = [_row("Received", _when(item.received_at_ms))]
+    if item.kind == "alert":
+        location = body.get("location") or {}
+        rows += [
+            _row("What happened", _words(body.get("kind"))),
+            _row("When", _when(_ms(body.get("occurred_at")))),
+            _row("Where", ", ".join(str(v) for v in location.values() if v) if location else "Not given"),
+            _row("Risk", _words(body.get("risk_level")) or "Not given"),
+            _row("Details", body.get("details") or "None"),
+            _row("From", wb.desk.agency_name(item.sender)),
+        ]
+        return rows
+    child = body.get("child") or {}
+    referrer = body.get("referrer") or {}
+    age = child.get("date_of_birth") or (f"About {child['estimated_age']}" if child.get("estimated_age") else None)
+    rows += [
+        _row(
+            "Child's name", " ".join(v for v in (child.get("given_name"), child.get("family_name")) if v) or "Not given"
+        ),
+        _row("Known as", ", ".join(child.get("known_as") or []) or "None given"),
+        _row("Date of birth or age", age or "Not given"),
+        _row("School", child.get("school") or "Not given"),
+        _row("Concerns", ", ".join(_words(c) for c in body.get("concern_categories") or [])),
+        _row("What the referrer says", body.get("concern_summary")),
+        _row("Urgency", _words(body.get("urgency"))),
+        _row("Referrer", _words(referrer.get("kind"))),
+        _row("Referrer's name", referrer.get("name") or "Not given"),
+        _row("Relationship to the child", referrer.get("relationship_to_child") or "Not given"),
+        _row("From", "Public referral form" if item.source == "public" else wb.desk.agency_name(item.sender)),
+    ]
+    if body.get("actions_taken"):
+        rows.append(_row("Also noted", body["actions_taken"]))
+    return rows
+
+
+def _decision_rows(wb: Workbench, item: Item) -> list[dict[str, Any]]:
+    if item.decided_at_ms is None:
+        return []
+    return [
+        _row("Decision", _decision_label(item.decision_kind)),
+        _row("Sent to", wb.desk.agency_name(item.decision_target) if item.decision_target else "Nobody"),
+        _row("Reason", item.decision_reason or "None given"),
+        _row("Decided by", item.decided_by),
+        _row("Decided", _when(item.decided_at_ms)),
+        _row("Time to triage", _duration(item.time_to_triage_ms)),
+    ]
+
+
+def _ms(value: Any) -> int | None:
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(datetime.fromisoformat(value).timestamp() * 1000)
+        except ValueError:
+            return None
+    return None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def mount(app: FastAPI, workbench: Workbench) -> None:
+    """Serve ``workbench`` at ``/workbench`` (and GOV.UK's assets at ``/assets`` when built)."""
+    app.state.workbench = workbench
+    app.include_router(router)
+    if not any(getattr(r, "path", None) == govuk.ASSETS_PATH for r in app.routes):
+        try:
+            govuk.mount_assets(app)
+        except OneDoorError as exc:
+            log.warning("workbench.assets_missing", code=exc.code)

@@ -1,0 +1,81 @@
+"""Publishes sealed public referrals to ``<prefix>.intake.<triage agency>``: the one aiokafka producer of intake.
+
+The record value is Avro ``onedoor.intake.PublicSubmission`` (``onedoor.envelope.intake.PublicSubmission``,
+re-exported here): the reference, when it arrived, the key id and the sealed form. The key is
+the reference. Nothing in it is readable without the triage desk's key.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from onedoor.envelope.intake import PublicSubmission
+from onedoor.errors import Unavailable
+from onedoor.ids import AgencyId
+from onedoor.kafka.admin import ensure_topics
+from onedoor.logging import get_logger
+from onedoor.topics import TopicNames
+
+log = get_logger(__name__)
+
+INTAKE_TOPIC_CONFIG: Final = {"cleanup.policy": "delete", "retention.ms": str(14 * 24 * 3600 * 1000)}
+"""Two weeks: long enough for a triage connector that was down to catch up, then gone."""
+SEND_TIMEOUT_S: Final = 15.0
+
+
+class IntakePublisher:
+    """Started in the hub API's lifespan when a broker is configured; ``publish`` sends and waits for the ack."""
+
+    def __init__(self, bootstrap: str, topics: TopicNames, *, partitions: int = 1, replication_factor: int = 1) -> None:
+        self._bootstrap = bootstrap
+        self._topics = topics
+        self._partitions = partitions
+        self._replication_factor = replication_factor
+        self._producer: AIOKafkaProducer | None = None
+        self._ensured: set[str] = set()
+
+    async def start(self) -> None:
+        """Connect to the broker."""
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True, linger_ms=0
+        )
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        """Disconnect."""
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+    async def publish(self, agency: AgencyId, submission: PublicSubmission) -> None:
+        """Send ``submission`` to ``agency``'s intake topic (made on first use) and wait until it is stored.
+
+        Raises:
+            Unavailable: ``intake.publish_failed`` when the broker does not take it.
+        """
+        producer = self._producer
+        if producer is None:
+            raise Unavailable("intake.publish_failed", "the intake publisher is not started")
+        topic = self._topics.intake(agency)
+        try:
+            if topic not in self._ensured:
+                await ensure_topics(
+                    self._bootstrap,
+                    [topic],
+                    partitions=self._partitions,
+                    replication_factor=self._replication_factor,
+                    configs=INTAKE_TOPIC_CONFIG,
+                    within=SEND_TIMEOUT_S,
+                )
+                self._ensured.add(topic)
+            await producer.send_and_wait(topic, submission.encode(), key=submission.reference.encode("ascii"))
+        except (KafkaError, Unavailable) as exc:
+            log.warning("intake.publish_failed", reference=submission.reference, error=type(exc).__name__)
+            raise Unavailable("intake.publish_failed", "the referral could not be passed on; try again") from None
+        log.info("intake.published", reference=submission.reference, agency=str(agency), key_id=submission.key_id)
+
+
+__all__ = ["INTAKE_TOPIC_CONFIG", "IntakePublisher", "PublicSubmission"]

@@ -1,0 +1,159 @@
+"""``onedoor alert send`` and ``onedoor transfer offer|accept`` with Typer's CliRunner; connector and hub faked.
+
+The commands read the real connector config file; what they would reach (a send-only connector
+and the hub) is replaced through ``connectors.casework.cli.casework`` by a recording connector
+and an in-memory hub. Bad input exits non-zero with a code and a sentence, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from connectors.agent.config import ConnectorConfig
+from connectors.casework import cli
+from connectors.casework.network import HubCaller
+from connectors.sdk.connector import Connector
+from onedoor.cli import app
+from onedoor.errors import Conflict, Forbidden
+from tests.unit.connectors.world import CHARITY, COUNCIL, POLICE, YOT, Agencies
+from tests.unit.network.test_casework import CHILD, FakeHub, RecordingConnector, _connector, _network
+
+runner = CliRunner()
+TRANSFER_ID = "11111111-2222-4333-8444-555555555555"
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in ("KAFKA_BOOTSTRAP_SERVERS", "ONEDOOR_CONNECTOR_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    path = tmp_path / "connector.env"
+    path.write_text(
+        "\n".join(
+            [
+                f"ONEDOOR_CONNECTOR_AGENCY={POLICE}",
+                f"ONEDOOR_CONNECTOR_KEYS_DIR={tmp_path / 'keys'}",
+                f"ONEDOOR_CONNECTOR_MATCHING_KEY_PATH={tmp_path / 'matching.key'}",
+                f"ONEDOOR_CONNECTOR_DISCLOSURE_LOG_PATH={tmp_path / 'data' / 'disclosures.sqlite'}",
+                "ONEDOOR_CONNECTOR_API__TOKEN=" + "t" * 40,
+                "ONEDOOR_CONNECTOR_KAFKA__BOOTSTRAP_SERVERS=unused:9092",
+            ]
+        )
+    )
+    return path
+
+
+def _fake(monkeypatch: pytest.MonkeyPatch, connector: RecordingConnector, hub: FakeHub) -> None:
+    @asynccontextmanager
+    async def fake(_config: ConnectorConfig) -> AsyncIterator[tuple[Connector, HubCaller]]:
+        yield connector, hub
+
+    monkeypatch.setattr(cli, "casework", fake)
+
+
+def test_alert_send_fans_out_and_reports(config_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    connector = _connector(Agencies(), POLICE)
+    _fake(monkeypatch, connector, FakeHub({("GET", f"/network/{CHILD}"): _network(COUNCIL, POLICE, CHARITY, YOT)}))
+    fields = tmp_path / "alert.json"
+    fields.write_text(json.dumps({"details": "Synthetic: missing since 18:00.", "risk_level": "HIGH"}))
+    result = runner.invoke(
+        app,
+        [
+            "alert",
+            "send",
+            "--connector",
+            str(config_file),
+            "--subject",
+            CHILD,
+            "--kind",
+            "MISSING_EPISODE",
+            "--file",
+            str(fields),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)
+    assert set(shown["sent"]) == {COUNCIL, CHARITY}
+    assert shown["skipped"] == {YOT: ["agreement.none"]}
+    assert len(connector.published) == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--subject", "Testy McFakeface", "--kind", "ARREST"], "subject_token.invalid"),
+        (["--subject", CHILD, "--kind", "ABDUCTED"], "alert.invalid"),
+        (["--subject", CHILD, "--kind", "ARREST", "--file", "/nonexistent/alert.json"], "casework.invalid_file"),
+    ],
+    ids=["name instead of token", "unknown kind", "missing file"],
+)
+def test_alert_send_refuses_bad_input_with_a_code(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], expected: str
+) -> None:
+    hub = FakeHub({})
+    _fake(monkeypatch, _connector(Agencies(), POLICE), hub)
+    result = runner.invoke(app, ["alert", "send", "--connector", str(config_file), *args])
+    assert result.exit_code == 1
+    assert expected in result.output
+    assert "Traceback" not in result.output
+    assert "Testy" not in result.output
+    assert hub.calls == []
+
+
+def test_alert_send_by_a_non_member_exits_1_and_sends_nothing(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connector = _connector(Agencies(), POLICE)
+    refused = Forbidden("network.not_a_member", "this agency has no open case on this subject token")
+    _fake(monkeypatch, connector, FakeHub({("GET", f"/network/{CHILD}"): refused}))
+    result = runner.invoke(
+        app, ["alert", "send", "--connector", str(config_file), "--subject", CHILD, "--kind", "ARREST"]
+    )
+    assert result.exit_code == 1
+    assert "network.not_a_member" in result.output
+    assert getattr(connector, "published", []) == []
+
+
+def test_a_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["alert", "send", "--connector", str(tmp_path / "nope.env"), "--subject", CHILD, "--kind", "ARREST"]
+    )
+    assert result.exit_code == 1
+    assert "connector.invalid_config" in result.output
+
+
+def test_transfer_offer_refuses_a_name_in_the_offer(
+    config_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub = FakeHub({})
+    _fake(monkeypatch, _connector(Agencies(), POLICE), hub)
+    offer = tmp_path / "offer.json"
+    offer.write_text(
+        json.dumps({"offer": {"area": "Fakeshire", "lead_professional_role": "SW", "given_name": "Testy"}})
+    )
+    result = runner.invoke(
+        app,
+        ["transfer", "offer", "--connector", str(config_file), "--subject", CHILD, "--to", YOT, "--file", str(offer)],
+    )
+    assert result.exit_code == 1
+    assert "transfer.offer_field_not_allowed" in result.output
+    assert "Testy" not in result.output
+    assert hub.calls == []
+
+
+def test_transfer_accept_twice_is_a_clear_409(config_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    taken = Conflict("transfer.already_accepted", "this transfer has already been accepted by another agency")
+    _fake(monkeypatch, _connector(Agencies(), POLICE), FakeHub({("POST", f"/transfers/{TRANSFER_ID}/accept"): taken}))
+    result = runner.invoke(app, ["transfer", "accept", "--connector", str(config_file), TRANSFER_ID])
+    assert result.exit_code == 1
+    assert "already been accepted" in result.output
+    assert "transfer.already_accepted" in result.output
+    bad = runner.invoke(app, ["transfer", "accept", "--connector", str(config_file), "not-a-transfer"])
+    assert bad.exit_code == 1
+    assert "transfer_id.invalid" in bad.output

@@ -1,0 +1,197 @@
+"""The desk over a real SQLite store and a fake sender: receive, submit, decide, report progress."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.sdk.connector import ReceivedMessage
+from connectors.triage.decision import TriageDecision, TriageInvalid
+from connectors.triage.referral import ALERT, REFERRAL, SAFEGUARDING_REFERRAL, parse_referral
+from connectors.workbench.store import WorkbenchStore
+from onedoor.envelope.header import Header
+from onedoor.envelope.intake_form import PublicReferralForm
+from onedoor.errors import Conflict, Forbidden, ValidationFailed
+from onedoor.ids import AgencyId, ContractName, CorrelationId, KeyId, MessageId, Purpose, SubjectToken
+from tests.unit.triage.world import (
+    BOROUGH,
+    CHARITY,
+    DESK,
+    NO_AGREEMENT,
+    POLICE,
+    FakeProgress,
+    FakeSender,
+    desk,
+    referral_json,
+)
+
+TOKEN = SubjectToken("st1_" + "A" * 43)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[WorkbenchStore]:
+    found = WorkbenchStore(f"sqlite:///{tmp_path / 'wb.sqlite3'}").create()
+    yield found
+    found.close()
+
+
+def _received(
+    contract: str,
+    body: dict[str, Any],
+    *,
+    sender: AgencyId = POLICE,
+    token: SubjectToken | None = None,
+    message_id: MessageId | None = None,
+) -> ReceivedMessage:
+    now = int(time.time() * 1000)
+    header = Header(
+        message_id=message_id or MessageId.new(),
+        contract=ContractName(contract),
+        contract_version=1,
+        sender=sender,
+        sender_signing_key=KeyId("k1_" + "0" * 32),
+        sender_encryption_key=KeyId("k1_" + "1" * 32),
+        recipients=(DESK,),
+        purpose=Purpose("safeguarding-referral"),
+        subject_token=token,
+        created_at_ms=now,
+        expires_at_ms=now + 60_000,
+        correlation_id=CorrelationId.new(),
+    )
+    return ReceivedMessage(header, body)
+
+
+def _public_form() -> PublicReferralForm:
+    return PublicReferralForm.model_validate(
+        {
+            "referrer": {"relationship": "friend"},
+            "child": {"given_name": "Synthia", "family_name": "Example", "estimated_age": 15},
+            "concern_categories": ["CRIMINAL_EXPLOITATION"],
+            "concern_summary": "Being paid to carry packages.",
+            "urgency": "ROUTINE",
+            "parent_carer_knows": "not-sure",
+        }
+    )
+
+
+async def test_a_professional_referral_is_stored_once_however_often_delivered(store: WorkbenchStore) -> None:
+    triage = desk(store)
+    message = _received(str(REFERRAL), parse_referral(referral_json()), token=TOKEN)
+    await triage.on_referral(message)
+    await triage.on_referral(message)
+    [item] = store.items()
+    assert (item.kind, item.source, item.sender, item.status) == ("referral", "professional", POLICE, "received")
+    assert item.title == "Testy McFakeface"
+    assert item.urgency == "SAME_DAY"
+    assert item.subject_token == TOKEN
+    assert item.body["child"]["date_of_birth"] == "2010-03-14"
+
+
+async def test_an_intervention_is_sent_then_recorded_with_its_time_to_triage(store: WorkbenchStore) -> None:
+    progress = FakeProgress()
+    triage = desk(store, progress=progress)
+    item = triage.receive_public(_public_form(), reference="OD-TESTDESK", received_at=dt.datetime.now(dt.UTC))
+    opened = await triage.opened(item.item_id)
+    assert opened.viewed_at_ms is not None
+    await triage.opened(item.item_id)
+    assert progress.reports == [("OD-TESTDESK", "being-handled")], "only the first opening is progress"
+
+    decided = await triage.decide(item.item_id, TriageDecision.parse("intervention", str(CHARITY)), by="officer.one")
+    sender = triage._sender
+    assert isinstance(sender, FakeSender)
+    [sent] = sender.sent
+    assert (sent["recipients"], sent["purpose"], sent["contract"]) == ([CHARITY], SAFEGUARDING_REFERRAL, REFERRAL)
+    assert sent["body"]["child"]["given_name"] == "Synthia"
+    assert decided.status == "triaged"
+    assert decided.decision_target == CHARITY
+    assert decided.onward_message_id is not None
+    assert decided.time_to_triage_ms is not None
+    assert decided.time_to_triage_ms >= 0
+    assert progress.reports[-1] == ("OD-TESTDESK", "being-handled")
+
+    with pytest.raises(Conflict):
+        await triage.decide(item.item_id, TriageDecision.parse("no-further-action", reason="again"), by="officer.one")
+    assert len(sender.sent) == 1
+
+
+async def test_no_agreement_sends_nothing_and_records_nothing(store: WorkbenchStore) -> None:
+    triage = desk(store)
+    item = triage.receive_public(_public_form(), reference="OD-TESTNOAG", received_at=dt.datetime.now(dt.UTC))
+    with pytest.raises(TriageInvalid) as refused:
+        await triage.decide(item.item_id, TriageDecision.parse("intervention", str(NO_AGREEMENT)), by="officer.one")
+    assert refused.value.code == "triage.no_agreement"
+    assert isinstance(triage._sender, FakeSender)
+    assert triage._sender.sent == []
+    assert store.item(item.item_id).status == "received"
+    assert store.item(item.item_id).decided_at_ms is None
+
+
+async def test_no_further_action_closes_a_public_referral(store: WorkbenchStore) -> None:
+    progress = FakeProgress()
+    triage = desk(store, progress=progress)
+    item = triage.receive_public(_public_form(), reference="OD-TESTNFA1", received_at=dt.datetime.now(dt.UTC))
+    decided = await triage.decide(
+        item.item_id, TriageDecision.parse("no-further-action", reason="Known; plan in place"), by="officer.two"
+    )
+    assert (decided.decision_kind, decided.decision_reason, decided.decided_by) == (
+        "no-further-action",
+        "Known; plan in place",
+        "officer.two",
+    )
+    assert progress.reports == [("OD-TESTNFA1", "closed")]
+
+
+async def test_intelligence_goes_to_the_local_authority(store: WorkbenchStore) -> None:
+    triage = desk(store)
+    item = triage.receive_public(_public_form(), reference="OD-TESTINT1", received_at=dt.datetime.now(dt.UTC))
+    decided = await triage.decide(item.item_id, TriageDecision.parse("intelligence"), by="officer.one")
+    assert decided.decision_target == BOROUGH
+
+
+async def test_alerts_are_stored_for_the_timeline_in_the_order_they_happened(store: WorkbenchStore) -> None:
+    triage = desk(store, me=CHARITY)
+    base = dt.datetime(2026, 11, 1, 12, tzinfo=dt.UTC)
+    for kind, hours in (("FOUND_OUT_OF_AREA", 5), ("MISSING_EPISODE", 1)):
+        body = {
+            "alert_id": str(MessageId.new()),
+            "kind": kind,
+            "subject_token": str(TOKEN),
+            "occurred_at": base + dt.timedelta(hours=hours),
+            "reported_at": base + dt.timedelta(hours=6),
+        }
+        await triage.on_alert(_received(str(ALERT), body, token=TOKEN))
+    other = {
+        "alert_id": str(MessageId.new()),
+        "kind": "ARREST",
+        "subject_token": "st1_" + "B" * 43,
+        "occurred_at": base,
+        "reported_at": base,
+    }
+    await triage.on_alert(_received(str(ALERT), other))
+    assert [a.title for a in store.timeline(str(TOKEN))] == ["Missing episode", "Found out of area"]
+    assert len(store.items(kind="alert")) == 3
+
+
+async def test_submit_goes_to_the_triage_desk_the_agreements_allow(store: WorkbenchStore) -> None:
+    police = desk(store, me=POLICE)
+    header = await police.submit(referral_json())
+    assert header.recipients == (DESK,)
+    assert isinstance(police._sender, FakeSender)
+    assert police._sender.sent[0]["purpose"] == SAFEGUARDING_REFERRAL
+    with pytest.raises(ValidationFailed) as refused:
+        await police.submit(referral_json(given_name="", family_name=""))
+    assert refused.value.code == "referral.no_identifier"
+    charity = desk(store, me=CHARITY)
+    with pytest.raises(Forbidden) as forbidden:
+        await charity.submit(referral_json())
+    assert forbidden.value.code == "referral.no_triage_desk"
+
+
+def test_only_a_triage_agency_is_a_desk(store: WorkbenchStore) -> None:
+    assert desk(store).is_triage
+    assert not desk(store, me=CHARITY).is_triage

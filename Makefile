@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 GOVUK_DIST := node_modules/govuk-frontend/dist/govuk
 GOVUK_STATIC := onedoor/govuk/static
 
-.PHONY: help install assets kafka-jars lint format typecheck test test-unit test-integration test-e2e run bench clean
+.PHONY: help install assets kafka-jars lint format typecheck test test-unit test-integration test-e2e test-browser run bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -70,7 +70,10 @@ test-integration: kafka-jars ## Integration tests against a real broker and data
 test-e2e: kafka-jars ## End-to-end tests of the running system
 	$(call run_pytest,tests/e2e)
 
-run: kafka-jars ## Start a broker, the hub and two demo agencies; send a referral from one to the other
+test-browser: kafka-jars ## Page tests in real headless Chromium (/usr/bin/chromium) through Playwright
+	$(call run_pytest,tests/browser)
+
+run: kafka-jars ## Demo: broker, hub, agencies, one referral; then serve the One Front Door until Ctrl-C (onedoor demo --no-serve: exit)
 	$(BIN)/onedoor demo
 
 bench: kafka-jars ## Measure router, relay and envelope figures into bench/results/latest.json

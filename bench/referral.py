@@ -114,10 +114,6 @@ async def measure(bootstrap: str, *, count: int = 50) -> dict[str, Any]:
                 },
             )
             assert registered.status_code == 201, registered.text
-            put = await http.put(
-                "/intake/key", headers=operator, json={"agency_id": str(DESK), "public_key": b64url(intake.public_raw)}
-            )
-            assert put.status_code == 200, put.text
             config = ConnectorConfig(
                 agency=str(DESK),
                 keys_dir=work / "desk" / "keys",
@@ -131,7 +127,10 @@ async def measure(bootstrap: str, *, count: int = 50) -> dict[str, Any]:
             # What the router makes for a registered agency; this bench runs no router.
             topics = TopicNames(settings.kafka.topic_prefix)
             await ensure_topics(bootstrap, [topics.inbox(DESK), topics.outbound(DESK)], partitions=1)
+            # The desk's connector registers its own intake key at start-up (its agency assertion).
             async with running_connector(config) as process:
+                shown = (await http.get("/intake/key")).json()
+                assert shown.get("key_id") == intake.key_id, "the desk's connector did not register its intake key"
                 store = process.desk.store
                 for i in range(count + 3):  # the first three warm up connections and the consumer
                     page = await http.get("/refer")

@@ -160,10 +160,15 @@ health = APIRouter()
 
 @health.get("/healthz", tags=["health"], responses={503: {"model": HealthOut}})
 async def healthz(backend: CurrentBackend) -> JSONResponse:
-    """Liveness, without a token: ``ok`` while the connector reads its inbox."""
+    """Liveness, without a token: ``ok`` while the connector reads its inbox (and, for a triage desk,
+    while the hub seals public referrals to its intake key); else 503 with the problems' codes."""
     if backend.healthy:
         return JSONResponse({"status": "ok"})
-    return JSONResponse({"status": "unavailable"}, status_code=503)
+    problems = getattr(backend, "problems", None)
+    body: dict[str, object] = {"status": "unavailable"}
+    if isinstance(problems, list) and problems:
+        body["problems"] = [str(p) for p in problems]
+    return JSONResponse(body, status_code=503)
 
 
 class RequestLog:

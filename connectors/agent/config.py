@@ -43,6 +43,9 @@ class KafkaConfig(BaseModel):
     """``host:port,...``; unset means ``KAFKA_BOOTSTRAP_SERVERS``; a connector never starts a broker."""
     topic_prefix: str = "onedoor"
     """The hub's topic prefix (``ONEDOOR_KAFKA__TOPIC_PREFIX`` on the hub)."""
+    intake_replication_factor: int = Field(default=1, ge=1, le=10)
+    """A triage desk's intake topic, when the connector makes it first: set it as the hub's
+    replication factor (``onedoor.intake_topic``), since Kafka cannot change it afterwards."""
 
 
 class ApiConfig(BaseModel):
@@ -123,6 +126,9 @@ class ConnectorConfig(BaseSettings):
     """Where the connector keeps its own files (workbench store, secret); unset: the disclosure log's directory."""
     intake_key_path: Path | None = None
     """A triage desk's intake key (``IntakeKeyPair.save``): set it to read public referrals from the hub."""
+    intake_previous_key_paths: list[Path] = Field(default_factory=list)
+    """Intake keys used before the current one (JSON list of paths in the environment): referrals
+    still queued under an old key open after a rotation. Drop a key once its backlog is read."""
     workbench: WorkbenchConfig = WorkbenchConfig()
 
     @model_validator(mode="after")

@@ -10,7 +10,12 @@ through one ``Dispatcher``; reads the inbox in a task, and fetches the policy ag
 It also runs the agency's triage desk and workbench: every MasterReferral and Alert received
 goes into the workbench store (``connectors.workbench.store``) through a ``TriageDesk``; with
 ``intake_key_path`` set (a triage desk), an ``IntakeReader`` opens public referrals from the
-hub's intake topic into the same inbox; ``workbench`` holds what the ``/workbench`` pages use.
+hub's intake topic into the same inbox (the current intake key and ``intake_previous_key_paths``);
+``workbench`` holds what the ``/workbench`` pages use.
+
+A triage desk with an intake key registers its public key with the hub at start-up (with its
+own agency assertion) unless the hub already shows it, and checks on every policy refresh that
+the hub's intake key is its own; on a mismatch (``intake.key_mismatch``) it is unhealthy.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import traceback
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 import httpx
@@ -46,9 +52,10 @@ from connectors.status import (
 )
 from connectors.triage.agencies import fetch_agencies
 from connectors.triage.desk import HubProgress, ProgressReporter, TriageDesk, policy_permits
-from connectors.triage.intake import IntakeReader
+from connectors.triage.intake import IntakeKeys, IntakeReader
+from connectors.triage.intakekey import KEY_MISMATCH, IntakeKeyWatch
 from connectors.triage.referral import ALERT, REFERRAL
-from connectors.workbench.security import Sessions, SignInLimiter, load_or_create_secret
+from connectors.workbench.security import Sessions, load_or_create_secret, sign_in_limiter
 from connectors.workbench.store import WorkbenchStore
 from connectors.workbench.users import Staff
 from connectors.workbench.web import Workbench
@@ -86,11 +93,23 @@ class ConnectorProcess:
     """What ``/workbench`` serves; ``None`` when the workbench is turned off."""
     intake: asyncio.Task[None] | None = None
     """Reads public referrals (a triage desk with an intake key), else ``None``."""
+    intake_key: IntakeKeyWatch | None = None
+    """Registers and checks the desk's intake key at the hub (a triage desk with an intake key)."""
+
+    @property
+    def problems(self) -> list[str]:
+        """Codes of what is wrong: ``connector.inbox_stopped``, ``intake.key_mismatch``."""
+        found = []
+        if self.pump.done():
+            found.append("connector.inbox_stopped")
+        if self.intake_key is not None and self.intake_key.ok is False:
+            found.append(KEY_MISMATCH)
+        return found
 
     @property
     def healthy(self) -> bool:
-        """Whether the inbox is still being read."""
-        return not self.pump.done()
+        """Whether the inbox is still being read and the hub seals public referrals to this desk's key."""
+        return not self.problems
 
     async def check(self, identifiers: Identifiers) -> StatusAnswer:
         """Ask the agencies that may answer, with the configured deadlines."""
@@ -139,20 +158,23 @@ def load_keys(config: ConnectorConfig) -> tuple[AgencyKeyPair, MatchingKey]:
     return keys, key
 
 
-def load_intake_key(config: ConnectorConfig) -> IntakeKeyPair | None:
-    """The triage desk's intake key, if configured.
+def load_intake_keys(config: ConnectorConfig) -> IntakeKeys | None:
+    """The triage desk's intake key and its previous ones, if configured.
 
     Raises:
         ValidationFailed: ``intake.bad_private_key`` or ``connector.keys_unreadable``.
     """
     if config.intake_key_path is None:
         return None
+    current = _intake_key(config.intake_key_path)
+    return IntakeKeys(current, [_intake_key(path) for path in config.intake_previous_key_paths])
+
+
+def _intake_key(path: Path) -> IntakeKeyPair:
     try:
-        return IntakeKeyPair.load(config.intake_key_path)
+        return IntakeKeyPair.load(path)
     except OSError as exc:
-        raise ValidationFailed(
-            KEYS_UNREADABLE, f"cannot read the intake key {config.intake_key_path}: {exc.strerror}"
-        ) from None
+        raise ValidationFailed(KEYS_UNREADABLE, f"cannot read the intake key {path}: {exc.strerror}") from None
 
 
 @asynccontextmanager
@@ -194,7 +216,7 @@ async def running_connector(
     directory = await fetch_directory(config.hub_url, client=client)
     agencies = await fetch_agencies(config.hub_url, client=client)
     policy = await fetch_policy(config.hub_url, client=client)
-    intake_key = load_intake_key(config)
+    intake_keys = load_intake_keys(config)
     connector = Connector(
         keys=keys,
         directory=directory,
@@ -227,21 +249,25 @@ async def running_connector(
             handover = HandoverDesk(connector, hub, DirectoryCaseFiles(config.data_directory / "transfers"))
             dispatcher.route(TRANSFER_ACCEPTED, handover)
             checker = StatusChecker(connector, key, policy, dispatcher=dispatcher)
+            watch = None if intake_keys is None else IntakeKeyWatch(hub, intake_keys.current)
+            if watch is not None:
+                await watch.register()
             pump = asyncio.create_task(_pump(connector, dispatcher), name=f"connector-inbox-{config.agency}")
             refresh = asyncio.create_task(
-                _refresh_policy(policy, config.hub_url, client, every_s=config.policy_refresh_seconds),
+                _refresh_policy(policy, config.hub_url, client, every_s=config.policy_refresh_seconds, watch=watch),
                 name=f"connector-policy-{config.agency}",
             )
             async with contextlib.AsyncExitStack() as stack:
                 intake = None
-                if intake_key is not None:
+                if intake_keys is not None:
                     reader = await stack.enter_async_context(
                         IntakeReader(
                             bootstrap=servers,
                             topics=TopicNames(config.kafka.topic_prefix),
                             agency=config.agency_id,
-                            key=intake_key,
+                            keys=intake_keys,
                             desk=desk,
+                            replication_factor=config.kafka.intake_replication_factor,
                         )
                     )
                     intake = asyncio.create_task(reader.run(), name=f"connector-intake-{config.agency}")
@@ -253,6 +279,7 @@ async def running_connector(
                     policy_version=policy.version[:12],
                     triage_desk=desk.is_triage,
                     intake=intake is not None,
+                    intake_key_ok=None if watch is None else watch.ok,
                 )
                 tasks = [t for t in (refresh, pump, intake) if t is not None]
                 try:
@@ -269,6 +296,7 @@ async def running_connector(
                         desk,
                         build_workbench(config, desk) if config.workbench.enabled else None,
                         intake,
+                        watch,
                     )
                 finally:
                     for task in tasks:
@@ -292,7 +320,7 @@ def build_workbench(config: ConnectorConfig, desk: TriageDesk) -> Workbench:
         desk=desk,
         staff=Staff(desk.store),
         sessions=sessions,
-        limiter=SignInLimiter(settings.sign_in_attempts),
+        limiter=sign_in_limiter(settings.sign_in_attempts),
         secure_cookies=settings.secure_cookies,
     )
 
@@ -311,9 +339,15 @@ async def _pump(connector: Connector, dispatcher: Dispatcher) -> None:
 
 
 async def _refresh_policy(
-    policy: SharingPolicy, hub_url: str, client: httpx.AsyncClient | None, *, every_s: float
+    policy: SharingPolicy,
+    hub_url: str,
+    client: httpx.AsyncClient | None,
+    *,
+    every_s: float,
+    watch: IntakeKeyWatch | None = None,
 ) -> None:
-    # Who may be asked, and what a reply may hold, follow agreements approved or revoked since start.
+    # Who may be asked, and what a reply may hold, follow agreements approved or revoked since start;
+    # and the hub must still seal public referrals to this desk's intake key.
     while True:
         await asyncio.sleep(every_s)
         try:
@@ -321,3 +355,5 @@ async def _refresh_policy(
                 log.info("connector.policy_refreshed", policy_version=policy.version[:12])
         except OneDoorError as exc:
             log.warning("connector.policy_refresh_failed", code=exc.code)
+        if watch is not None:
+            await watch.check()

@@ -170,3 +170,5 @@ class HealthOut(BaseModel):
     """Liveness: whether the connector still reads its inbox."""
 
     status: str
+    problems: list[str] = []
+    """When unavailable: ``connector.inbox_stopped``, ``intake.key_mismatch``."""

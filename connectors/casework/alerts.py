@@ -2,8 +2,10 @@
 
 The hub cannot encrypt, so the sender's connector does the fan-out: it asks the hub who is in
 the child's network (only a member may ask: ``network.not_a_member`` otherwise, and then
-nothing is sent), leaves itself out, decides every other member under its sharing policy and
-sends each one the fields its agreement allows (one envelope per agreement and field set).
+nothing is sent; the hub shows only the members this agency has an agreement in force with and
+counts the rest in ``NetworkView.withheld``), leaves itself out, decides every other member
+under its sharing policy and sends each one the fields its agreement allows (one envelope per
+agreement and field set).
 A member whose agreement allows nothing is skipped and reported, not a reason to hold the
 alert back from the rest. A member whose connector is offline gets the alert from its inbox
 when it returns: the inbox is retained and a connector commits only after handling.
@@ -19,8 +21,9 @@ from datetime import datetime
 from typing import Any, Final
 
 from connectors.casework.fanout import FanOut, Skipped, fan_out
-from connectors.casework.network import HubCaller, NetworkClient, NetworkView
+from connectors.casework.network import NetworkClient, NetworkView
 from connectors.sdk.connector import Connector
+from connectors.sdk.hubauth import HubCaller
 from contracts.catalog import bundled_contract
 from onedoor.envelope.header import Header
 from onedoor.errors import ValidationFailed

@@ -1,4 +1,4 @@
-"""``onedoor alert send`` and ``onedoor transfer offer|accept``: casework from a shell, as the agency's connector.
+"""``onedoor alert send`` and ``onedoor transfer offer|accept|status``: casework from a shell, as the connector.
 
 Every command takes ``--connector CONFIG``, the env file ``onedoor connector serve`` runs with
 (``connectors.agent.config.load_config_file``). The command loads the agency's keys as the
@@ -9,7 +9,8 @@ print their code and sentence and exit 1; no key, token or message body is ever 
 
 A handover pack given to ``transfer offer`` waits, mode 0600, in the case-files directory
 (``--case-files``, default ``transfers/`` in the connector's data directory) for the
-running connector's ``HandoverDesk`` to send it once a candidate accepts.
+running connector's ``HandoverDesk`` to send it once a candidate accepts. ``transfer status``
+shows where a transfer stands at the hub and what the desk did (handed over, or refused and why).
 """
 
 from __future__ import annotations
@@ -28,12 +29,12 @@ from connectors.agent.config import ConnectorConfig, load_config_file
 from connectors.agent.runtime import NO_BROKER, load_keys
 from connectors.casework.alerts import alert_body, send_alert
 from connectors.casework.fanout import Skipped
-from connectors.casework.network import HubCaller
+from connectors.casework.network import NetworkClient, TransferRecord
 from connectors.casework.transfers import DirectoryCaseFiles, accept_transfer, offer_transfer
 from connectors.sdk.codec import ContractCodecs
 from connectors.sdk.connector import Connector
 from connectors.sdk.directory import fetch_directory
-from connectors.sdk.hubauth import HubClient
+from connectors.sdk.hubauth import HubCaller, HubClient
 from connectors.sdk.policy import fetch_policy
 from onedoor.cli_http import fail
 from onedoor.errors import OneDoorError, ValidationFailed
@@ -110,6 +111,18 @@ casework: Casework = connected
 """How a command reaches the connector and the hub; tests replace it."""
 
 
+@asynccontextmanager
+async def hub_only(config: ConnectorConfig) -> AsyncIterator[HubCaller]:
+    """The agency's hub client alone (no broker needed), from its config."""
+    keys, _ = load_keys(config)
+    async with HubClient(config.hub_url, keys) as hub:
+        yield hub
+
+
+reach_hub: Callable[[ConnectorConfig], AbstractAsyncContextManager[HubCaller]] = hub_only
+"""How ``transfer status`` reaches the hub; tests replace it."""
+
+
 def _run(path: Path, action: Callable[[ConnectorConfig, Connector, HubCaller], Awaitable[T]]) -> T:
     async def go(config: ConnectorConfig) -> T:
         async with casework(config) as (connector, hub):
@@ -175,6 +188,8 @@ def send(
         typer.echo(json.dumps({"alert_id": report.alert_id, "sent": sent, "skipped": skipped}, indent=2))
         return
     lines = [f"alert {report.alert_id} sent to {len(report.sent)} of {len(report.network.members) - 1} agencies"]
+    if report.network.withheld:
+        lines.append(f"  {report.network.withheld} more in the network share no agreement with you (not shown)")
     lines += [f"  sent {agency}: {len(fields)} fields" for agency, fields in sorted(report.sent.items())]
     typer.echo("\n".join(lines + _skipped(dict(report.skipped))))
 
@@ -258,3 +273,50 @@ def accept(
         f"  network: {', '.join(network)}",
     ]
     typer.echo("\n".join(lines + _skipped(dict(report.skipped))))
+
+
+@transfer_app.command("status")
+def status(
+    connector: ConnectorFile,
+    transfer_id: Annotated[str, typer.Argument(help="The transfer id from the offer.")],
+    case_files: Annotated[
+        Path | None,
+        typer.Option("--case-files", envvar="ONEDOOR_CONNECTOR_CASE_FILES", help="Where the handover pack waits."),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Where a transfer stands at the hub, and what this connector's handover desk did about it."""
+    ident = _parsed(TransferId, transfer_id)
+    config = load_config_file(connector)
+    files = DirectoryCaseFiles(case_files or config.data_directory / "transfers")
+    noted = files.noted(ident)
+    waiting = files.load(ident) is not None
+
+    async def ask() -> TransferRecord:
+        async with reach_hub(config) as hub:
+            return await NetworkClient(hub).transfer(ident)
+
+    record: TransferRecord | None = None
+    problem: str | None = None
+    try:
+        record = asyncio.run(ask())
+    except OneDoorError as exc:
+        problem = f"{exc.message} ({exc.code})"
+    if record is None and noted is None and not waiting:
+        raise fail(problem or f"nothing known of transfer {ident}")
+    if as_json:
+        hub = None if record is None else {"status": record.status, "accepted_by": record.accepted_by}
+        document = {"transfer_id": str(ident), "hub": hub, "hub_error": problem, "pack_waiting": waiting, "desk": noted}
+        typer.echo(json.dumps(document, indent=2))
+        return
+    lines = [f"transfer {ident}"]
+    if record is not None:
+        lines.append(f"  at the hub: {record.status}" + (f" by {record.accepted_by}" if record.accepted_by else ""))
+    else:
+        lines.append(f"  at the hub: unknown: {problem}")
+    lines.append(f"  handover pack: {'waiting here' if waiting else 'not here'}")
+    if noted is not None and noted.get("state") == "handed_over":
+        lines.append(f"  handed over to {noted.get('acceptor')}; told {len(noted.get('told') or [])} agencies")
+    elif noted is not None:
+        lines.append(f"  REFUSED by the handover desk: {noted.get('message')} ({noted.get('code')})")
+    typer.echo("\n".join(lines))

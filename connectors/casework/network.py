@@ -1,5 +1,7 @@
 """The connector's side of the hub's network and transfer API: typed calls over ``HubClient``.
 
+The hub is reached through ``connectors.sdk.hubauth.HubCaller`` (``HubClient``, or a fake in tests).
+
 Every call is made as the connector's own agency (an assertion signed with its key); errors
 are the hub's, with its stable codes (``network.not_a_member``, ``transfer.already_accepted``...).
 """
@@ -9,17 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
+from connectors.sdk.hubauth import HubCaller
 from onedoor.errors import Unavailable
 from onedoor.ids import AgencyId, SubjectToken, TransferId
-
-
-class HubCaller(Protocol):
-    """What ``connectors.sdk.hubauth.HubClient`` offers: one authenticated call."""
-
-    async def call(self, method: str, path: str, json: Any = None) -> Any:
-        """One request as this agency; the JSON answer."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +34,8 @@ class NetworkView:
 
     subject_token: SubjectToken
     members: tuple[Member, ...]
+    withheld: int = 0
+    """Members the hub did not show: this agency has no agreement in force with them (a count only)."""
 
     @property
     def lead(self) -> AgencyId | None:
@@ -117,9 +115,18 @@ class NetworkClient:
         await self._hub.call("DELETE", f"/network/{token}/members/me")
 
     async def network(self, token: SubjectToken) -> NetworkView:
-        """The child's network; raises Forbidden ``network.not_a_member`` unless this agency is in it."""
+        """The child's network as this agency may see it (itself and the members it has an agreement with).
+
+        Raises:
+            Forbidden: ``network.not_a_member`` unless this agency is in it.
+        """
         found = _dict(await self._hub.call("GET", f"/network/{token}"))
-        return NetworkView(SubjectToken(found["subject_token"]), _members(found["members"]))
+        withheld = found.get("withheld", 0)
+        return NetworkView(
+            SubjectToken(found["subject_token"]),
+            _members(found["members"]),
+            withheld if isinstance(withheld, int) else 0,
+        )
 
     async def offer(self, token: SubjectToken, candidates: Sequence[AgencyId]) -> TransferRecord:
         """Record a transfer offer at the hub (this agency must lead the network)."""
@@ -131,7 +138,11 @@ class NetworkClient:
         return _transfer(_dict(await self._hub.call("GET", f"/transfers/{transfer_id}")))
 
     async def accept(self, transfer_id: TransferId) -> Acceptance:
-        """Accept a transfer; raises Conflict ``transfer.already_accepted`` when another agency was first."""
+        """Accept a transfer (again, if this agency already did: the hub answers the same).
+
+        Raises:
+            Conflict: ``transfer.already_accepted`` when another agency was first.
+        """
         found = _dict(await self._hub.call("POST", f"/transfers/{transfer_id}/accept"))
         return Acceptance(_transfer(found), AgencyId(found["previous_lead"]), _members(found["network"]))
 

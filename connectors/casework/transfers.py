@@ -13,13 +13,22 @@
    file plus the network as it was) and tells the previous network and the other candidates
    with ``TransferCompleted`` (candidates without the subject token).
 
-Every message goes through ``Connector.seal``/``publish``, so agreements are enforced as usual;
-recipients an agreement does not cover are skipped and reported.
+Every message goes through ``fan_out`` (``Connector.seal`` with ``skipped``, then
+``publish_all``), so agreements are enforced at the sender, the router and the recipient;
+recipients the sender's policy denies are left out and reported, not refused wholesale.
+
+Nothing is lost quietly: the desk re-raises a retriable failure (the hub unreachable, the broker
+down), so the ``TransferAccepted`` is not committed and is handled again; a permanent refusal of
+this agency's own transfer is written next to its pack (``CaseFiles.note``), where
+``onedoor transfer status TRANSFER_ID`` shows it, and logged with its code and the transfer id.
+Accepting is idempotent at the hub for the acceptor, so ``accept_transfer`` run again after a
+failed send answers as before and sends ``TransferAccepted`` again.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,8 +36,9 @@ from pathlib import Path
 from typing import Any, Final, Protocol
 
 from connectors.casework.fanout import Skipped, fan_out
-from connectors.casework.network import Acceptance, HubCaller, NetworkClient, TransferRecord
+from connectors.casework.network import Acceptance, NetworkClient, TransferRecord
 from connectors.sdk.connector import Connector, ReceivedMessage
+from connectors.sdk.hubauth import HubCaller
 from contracts.catalog import bundled_contract
 from onedoor.envelope.header import Header
 from onedoor.envelope.keys import create_private_file
@@ -96,12 +106,19 @@ class CaseFiles(Protocol):
     def discard(self, transfer_id: TransferId) -> None:
         """Forget the pack (it was handed over, or the offer withdrawn)."""
 
+    def note(self, transfer_id: TransferId, outcome: Mapping[str, Any]) -> None:
+        """Keep what the ``HandoverDesk`` last did about ``transfer_id`` (codes and ids, no case detail)."""
+
+    def noted(self, transfer_id: TransferId) -> dict[str, Any] | None:
+        """What the desk last did about ``transfer_id``, if anything."""
+
 
 class MemoryCaseFiles:
     """``CaseFiles`` in memory: for one process that offers and hands over (tests, benchmarks)."""
 
     def __init__(self) -> None:
         self._packs: dict[str, tuple[SubjectToken, dict[str, Any]]] = {}
+        self._notes: dict[str, dict[str, Any]] = {}
 
     def store(self, transfer_id: TransferId, subject_token: SubjectToken, pack: Mapping[str, Any]) -> None:
         """Keep the pack."""
@@ -115,12 +132,21 @@ class MemoryCaseFiles:
         """Forget it."""
         self._packs.pop(str(transfer_id), None)
 
+    def note(self, transfer_id: TransferId, outcome: Mapping[str, Any]) -> None:
+        """Keep the desk's outcome."""
+        self._notes[str(transfer_id)] = dict(outcome)
+
+    def noted(self, transfer_id: TransferId) -> dict[str, Any] | None:
+        """The desk's last outcome, if any."""
+        return self._notes.get(str(transfer_id))
+
 
 class DirectoryCaseFiles:
     """``CaseFiles`` as one JSON file per transfer (mode 0600) in a directory of the agency's connector host.
 
     ``onedoor transfer offer`` writes here; the running connector's ``HandoverDesk`` reads and
-    deletes. Plaintext stays on the agency's own side, as everywhere in a connector.
+    deletes, and writes what it did in ``TRANSFER_ID.status.json`` (``onedoor transfer status``
+    reads it). Plaintext stays on the agency's own side, as everywhere in a connector.
     """
 
     def __init__(self, directory: Path) -> None:
@@ -145,6 +171,24 @@ class DirectoryCaseFiles:
     def discard(self, transfer_id: TransferId) -> None:
         """Delete the file."""
         self._path(transfer_id).unlink(missing_ok=True)
+
+    def _status_path(self, transfer_id: TransferId) -> Path:
+        return self.directory / f"{TransferId(str(transfer_id))}.status.json"
+
+    def note(self, transfer_id: TransferId, outcome: Mapping[str, Any]) -> None:
+        """Replace the status file (mode 0600; written aside, then renamed over the old one)."""
+        path = self._status_path(transfer_id)
+        scratch = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}")
+        create_private_file(scratch, json.dumps(dict(outcome), sort_keys=True).encode())
+        scratch.replace(path)
+
+    def noted(self, transfer_id: TransferId) -> dict[str, Any] | None:
+        """The status file's outcome, if the desk wrote one."""
+        try:
+            found = json.loads(self._status_path(transfer_id).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        return dict(found) if isinstance(found, dict) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +274,9 @@ async def accept_transfer(
 ) -> AcceptReport:
     """Accept a transfer at the hub (this agency now leads the child's network) and ask for the handover pack.
 
+    Safe to run again: the hub answers this agency's repeated acceptance as the first, and the
+    ``TransferAccepted`` is sent again (the previous lead's desk hands over once per pack).
+
     Raises:
         Conflict: ``transfer.already_accepted`` (another candidate was first) or ``transfer.withdrawn``.
         Forbidden: ``transfer.not_a_candidate``.
@@ -275,7 +322,9 @@ class HandoverDesk:
 
     Route it with ``Dispatcher.route(TRANSFER_ACCEPTED, desk)``. A claim the hub does not back
     (not this agency's offer, not accepted, accepted by someone else) is refused and logged,
-    and nothing is sent.
+    and nothing is sent. A retriable failure (``OneDoorError.retriable``, e.g. ``hub.unreachable``,
+    or the broker's error) is raised again, so the message is not committed and comes back; a
+    permanent refusal of this agency's own transfer is also noted in ``case_files``.
     """
 
     connector: Connector
@@ -285,32 +334,52 @@ class HandoverDesk:
     refused: list[tuple[str, str]] = field(default_factory=list)
     """``(transfer_id, reason code)`` of each claim not acted on."""
 
-    def _refuse(self, transfer_id: str, code: str) -> None:
+    def _refuse(self, transfer_id: str, code: str, why: str, *, ours: bool) -> None:
         self.refused.append((transfer_id, code))
-        log.warning("transfer.handover_refused", transfer_id=transfer_id, reason=code)
+        log.warning("transfer.handover_refused", transfer_id=transfer_id, reason=code, noted=ours)
+        if ours:
+            outcome = {"transfer_id": transfer_id, "state": "refused", "code": code, "message": why, "at": _now_ms()}
+            self.case_files.note(TransferId(transfer_id), outcome)
 
     async def __call__(self, message: ReceivedMessage) -> None:
         if message.header.contract != TRANSFER_ACCEPTED:
             return
         raw = str(message.body.get("transfer_id", ""))
         if not TransferId.pattern.fullmatch(raw):
-            self._refuse(raw[:36], "transfer_id.invalid")
+            self._refuse(raw[:36], "transfer_id.invalid", "not a transfer id", ours=False)
             return
         transfer_id = TransferId(raw)
         try:
             record = await NetworkClient(self.hub).transfer(transfer_id)
         except OneDoorError as exc:
-            self._refuse(raw, exc.code)
+            if exc.retriable:
+                log.warning("transfer.handover_retry", transfer_id=raw, reason=exc.code)
+                raise
+            self._refuse(raw, exc.code, exc.message, ours=self.case_files.load(transfer_id) is not None)
             return
         sender = message.header.sender
-        if record.offered_by != self.connector.agency or record.status != "accepted" or record.accepted_by != sender:
-            self._refuse(raw, "transfer.not_accepted_by_sender")
+        ours = record.offered_by == self.connector.agency
+        if not ours or record.status != "accepted" or record.accepted_by != sender:
+            why = f"{sender} claimed this transfer, but the hub says it is {record.status} by {record.accepted_by}"
+            self._refuse(raw, "transfer.not_accepted_by_sender", why, ours=ours)
             return
         stored = self.case_files.load(transfer_id)
-        if stored is None:
-            self._refuse(raw, HANDOVER_MISSING)
+        noted = self.case_files.noted(transfer_id) if stored is None else None
+        if noted is not None and noted.get("state") == "handed_over" and noted.get("acceptor") == sender:
+            # The acceptor accepted again (its first TransferAccepted may have looked lost): done already.
+            log.info("transfer.already_handed_over", transfer_id=raw)
             return
-        await self._hand_over(record, sender, *stored)
+        if stored is None:
+            why = f"no handover pack waits for this transfer; send {sender} the case file another way"
+            self._refuse(raw, HANDOVER_MISSING, why, ours=True)
+            return
+        try:
+            await self._hand_over(record, sender, *stored)
+        except OneDoorError as exc:
+            if exc.retriable:
+                log.warning("transfer.handover_retry", transfer_id=raw, reason=exc.code)
+                raise
+            self._refuse(raw, exc.code, exc.message, ours=True)
 
     async def _hand_over(
         self, record: TransferRecord, acceptor: AgencyId, subject_token: SubjectToken, pack: dict[str, Any]
@@ -335,10 +404,25 @@ class HandoverDesk:
             correlation_id=correlation,
         )
         if acceptor not in sent.sent:
-            self._refuse(str(record.transfer_id), "sharing.denied")
+            denied = sent.skipped.get(acceptor)
+            why = f"no agreement lets this agency send {acceptor} the handover pack" + (
+                f": {denied.why} ({', '.join(denied.codes)})" if denied else ""
+            )
+            self._refuse(str(record.transfer_id), "sharing.denied", why, ours=True)
             return
         told, skipped = await self._tell_the_rest(record, acceptor, subject_token)
         self.case_files.discard(record.transfer_id)
+        self.case_files.note(
+            record.transfer_id,
+            {
+                "transfer_id": str(record.transfer_id),
+                "state": "handed_over",
+                "acceptor": str(acceptor),
+                "told": sorted(map(str, told)),
+                "skipped": {str(a): list(s.codes) for a, s in sorted(skipped.items())},
+                "at": _now_ms(),
+            },
+        )
         self.done.append(Handover(record.transfer_id, acceptor, sent.sent[acceptor], told, skipped))
         log.info("transfer.handed_over", transfer_id=str(record.transfer_id), told=len(told), skipped=len(skipped))
 

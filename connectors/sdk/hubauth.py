@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import httpx
 import jwt
@@ -55,6 +55,14 @@ def error_from(response: httpx.Response) -> OneDoorError:
     message = body.get("message") if isinstance(body, dict) else None
     kind = _BY_STATUS.get(response.status_code, Unavailable)
     return kind(str(code or f"hub.http_{response.status_code}"), str(message or response.reason_phrase))
+
+
+class HubCaller(Protocol):
+    """Authenticated calls to the hub as this agency (``HubClient``, or a fake in tests)."""
+
+    async def call(self, method: str, path: str, json: Any = None) -> Any:
+        """One call; the hub's JSON answer (``None`` for 204)."""
+        ...
 
 
 class HubClient:

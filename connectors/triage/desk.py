@@ -5,16 +5,27 @@ stores every MasterReferral and Alert the connector receives and every public re
 intake reader opens, submits this agency's own referrals to the triage desk, records triage
 decisions and sends the one onward message each implies, and reports a public referral's
 progress to the hub (status only). It logs ids and codes, never a body.
+
+A decision claims the item first (``WorkbenchStore.claim``, a conditional UPDATE), then sends,
+then records; a failed send gives the claim back. Two officers deciding at once (or a
+double-click) send one onward message; the other gets ``triage.already_decided``. Store calls
+from async methods run in a worker thread, off the connector's event loop.
+
+A public referral that cannot be opened (an intake key the desk no longer holds, a corrupt
+record, a form that does not validate) becomes an ``unreadable`` inbox item naming its
+reference and the reason code, so nothing is lost silently.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 from connectors.sdk.connector import ReceivedMessage
+from connectors.sdk.hubauth import HubCaller
 from connectors.sdk.policy import SharingDenied, SharingPolicy
 from connectors.triage.decision import (
     NO_AGREEMENT,
@@ -33,6 +44,7 @@ from connectors.triage.referral import (
     REFERRAL,
     REFERRAL_VERSION,
     SAFEGUARDING_REFERRAL,
+    missing_required,
     parse_referral,
     referral_schema,
     to_json,
@@ -49,6 +61,9 @@ log = get_logger(__name__)
 
 NO_TRIAGE_DESK: Final = "referral.no_triage_desk"
 NOT_A_REFERRAL: Final = "triage.not_a_referral"
+REFERRAL_INCOMPLETE: Final = "triage.referral_incomplete"
+UNREADABLE: Final = "unreadable"
+"""The kind (and status) of an inbox item for a public referral the desk could not open."""
 
 
 class Sender(Protocol):
@@ -64,14 +79,6 @@ class ProgressReporter(Protocol):
 
     async def report(self, reference: str, progress: Progress) -> None:
         """Report ``progress``; raises a OneDoorError when the hub refuses or cannot be reached."""
-        ...
-
-
-class HubCaller(Protocol):
-    """``connectors.sdk.hubauth.HubClient``: authenticated calls to the hub as this agency."""
-
-    async def call(self, method: str, path: str, json: Any = None) -> Any:
-        """One call; the hub's JSON answer."""
         ...
 
 
@@ -105,6 +112,21 @@ def referral_title(body: Mapping[str, Any]) -> str:
     if name:
         return name
     return f"Known as {known[0]}" if known else "Name withheld"
+
+
+def _public_item(form: PublicReferralForm, reference: str, received_at: dt.datetime) -> NewItem:
+    body = to_json(public_to_master(form, reference=reference, received_at=received_at))
+    return NewItem(
+        dedupe_key=f"public:{reference}",
+        kind="referral",
+        source="public",
+        sender="public",
+        title=referral_title(body),
+        body=body,
+        received_at_ms=int(received_at.timestamp() * 1000),
+        reference=reference,
+        urgency=form.urgency,
+    )
 
 
 class TriageDesk:
@@ -144,7 +166,8 @@ class TriageDesk:
         """A MasterReferral from another agency: into the inbox (once, however often delivered)."""
         header = message.header
         body = to_json(message.body)
-        item, new = self.store.add_item(
+        item, new = await asyncio.to_thread(
+            self.store.add_item,
             NewItem(
                 dedupe_key=f"message:{header.message_id}",
                 kind="referral",
@@ -156,7 +179,7 @@ class TriageDesk:
                 message_id=str(header.message_id),
                 subject_token=None if header.subject_token is None else str(header.subject_token),
                 urgency=body.get("urgency"),
-            )
+            ),
         )
         if new:
             log.info("triage.referral_received", item_id=item.item_id, message_id=header.message_id)
@@ -167,7 +190,8 @@ class TriageDesk:
         body = to_json(message.body)
         token = body.get("subject_token") or header.subject_token
         occurred = message.body.get("occurred_at")
-        item, new = self.store.add_item(
+        item, new = await asyncio.to_thread(
+            self.store.add_item,
             NewItem(
                 dedupe_key=f"message:{header.message_id}",
                 kind="alert",
@@ -180,29 +204,67 @@ class TriageDesk:
                 subject_token=None if token is None else str(token),
                 urgency=body.get("risk_level"),
                 occurred_at_ms=int(occurred.timestamp() * 1000) if isinstance(occurred, dt.datetime) else None,
-            )
+            ),
         )
         if new:
             log.info("triage.alert_received", item_id=item.item_id, message_id=header.message_id)
 
     def receive_public(self, form: PublicReferralForm, *, reference: str, received_at: dt.datetime) -> Item:
         """A public referral opened by the intake reader: into the inbox (once per reference)."""
-        body = to_json(public_to_master(form, reference=reference, received_at=received_at))
+        item, new = self.store.add_item(_public_item(form, reference, received_at))
+        if new:
+            log.info("triage.public_referral_received", item_id=item.item_id, reference=reference)
+        return item
+
+    def reopen_public(
+        self, item_id: str, form: PublicReferralForm, *, reference: str, received_at: dt.datetime
+    ) -> bool:
+        """An ``unreadable`` item that opened after all (its key was found): now the referral; ``True`` if so."""
+        done = self.store.replace_unreadable(item_id, _public_item(form, reference, received_at))
+        if done:
+            log.info("triage.public_referral_reopened", item_id=item_id, reference=reference)
+        return done
+
+    def receive_unreadable(
+        self,
+        *,
+        reason: str,
+        received_at: dt.datetime,
+        reference: str | None = None,
+        record: str | None = None,
+        sealed: str | None = None,
+    ) -> Item:
+        """A public referral the intake reader could not open: an ``unreadable`` inbox item (no content).
+
+        Args:
+            reason: the error code (``intake.key_unknown``, ``intake.undecryptable``, ``intake.form_invalid``...).
+            received_at: when the hub received it (or when it was read, if the record gave no time).
+            reference: the referral's reference, when the record could be decoded that far.
+            record: where the record is (``topic:partition:offset``) when it has no reference.
+            sealed: the sealed form, still encrypted, kept so it can be opened once its key is found.
+        """
+        key = f"public:{reference}" if reference else f"intake-record:{record}"
+        name = reference or "with no reference"
         item, new = self.store.add_item(
             NewItem(
-                dedupe_key=f"public:{reference}",
-                kind="referral",
+                dedupe_key=key,
+                kind=UNREADABLE,
                 source="public",
                 sender="public",
-                title=referral_title(body),
-                body=body,
+                title=f"Unreadable referral {name}",
+                body={
+                    "reason": reason,
+                    "reference": reference,
+                    "record": None if reference else record,
+                    "sealed": sealed,
+                },
                 received_at_ms=int(received_at.timestamp() * 1000),
                 reference=reference,
-                urgency=form.urgency,
+                status=UNREADABLE,
             )
         )
         if new:
-            log.info("triage.public_referral_received", item_id=item.item_id, reference=reference)
+            log.warning("triage.public_referral_unreadable", item_id=item.item_id, reference=reference, code=reason)
         return item
 
     # Sending
@@ -231,10 +293,11 @@ class TriageDesk:
 
     async def opened(self, item_id: str) -> Item:
         """The item was opened by a member of staff; the first opening of a public referral is progress."""
-        item = self.store.item(item_id)
-        if self.store.mark_viewed(item_id, now_ms()) and item.reference and item.decided_at_ms is None:
+        item = await asyncio.to_thread(self.store.item, item_id)
+        first = await asyncio.to_thread(self.store.mark_viewed, item_id, now_ms())
+        if first and item.kind == "referral" and item.reference and item.decided_at_ms is None:
             await self._report(item.reference, Progress.BEING_HANDLED)
-        return self.store.item(item_id)
+        return await asyncio.to_thread(self.store.item, item_id)
 
     def plan(self, item: Item, decision: TriageDecision) -> TriagePlan:
         """Check a decision about ``item`` without recording it (``TriageInvalid`` for a bad one)."""
@@ -242,19 +305,67 @@ class TriageDesk:
             raise ValidationFailed(NOT_A_REFERRAL, "only referrals are triaged")
         if item.decided_at_ms is not None:
             raise Conflict("triage.already_decided", "this referral has already been triaged")
-        body = item.body if decision.kind is DecisionKind.NO_FURTHER_ACTION else parse_referral(item.body)
+        if decision.kind is DecisionKind.NO_FURTHER_ACTION:
+            return plan(decision, item.body, me=self.me, agencies=self.agencies, may_send=self.may_send)
+        missing = missing_required(item.body)
+        if missing:
+            # Received under a limited agreement: the desk does not hold what the contract requires,
+            # and filling it in would invent facts about a child. Nothing is sent.
+            raise TriageInvalid(
+                REFERRAL_INCOMPLETE,
+                "This referral cannot be sent on: it arrived without fields the referral contract requires ("
+                + ", ".join(missing)
+                + "). Ask the referring agency for the full referral, or record no further action.",
+                "decision",
+            )
+        body = parse_referral(item.body)
         return plan(decision, body, me=self.me, agencies=self.agencies, may_send=self.may_send)
 
     async def decide(self, item_id: str, decision: TriageDecision, *, by: str) -> Item:
-        """Record a triage decision and send its onward message; nothing is recorded if it cannot be sent.
+        """Claim the item, send the decision's onward message, record it; a failed send releases the claim.
 
         Raises:
-            TriageInvalid: ``triage.*`` (``triage.no_agreement`` names the service; nothing sent).
-            Conflict: ``triage.already_decided``.
+            TriageInvalid: ``triage.*`` (``triage.no_agreement`` names the service,
+                ``triage.referral_incomplete`` the missing fields; nothing sent).
+            Conflict: ``triage.already_decided`` (also when another decision about it is being sent now).
             NotFound: ``workbench.item_not_found``.
         """
-        item = self.store.item(item_id)
+        item = await asyncio.to_thread(self.store.item, item_id)
         chosen = self.plan(item, decision)
+        claimed_at = now_ms()
+        await asyncio.to_thread(self.store.claim, item_id, by, claimed_at)
+        try:
+            onward_id = await self._send_onward(item, chosen)
+        except Exception:
+            # Not sent: give the claim back so the referral can be decided again. (A cancelled
+            # task keeps its claim: whether the message went is then unknown, see the README.)
+            await asyncio.shield(asyncio.to_thread(self.store.release, item_id, claimed_at))
+            raise
+        decided = await asyncio.to_thread(
+            self.store.record_decision,
+            item_id,
+            Decided(
+                kind=decision.kind.value,
+                target=None if chosen.onward is None else str(chosen.onward.recipient),
+                reason=decision.reason,
+                by=by,
+                onward_message_id=onward_id,
+                at_ms=claimed_at,
+            ),
+        )
+        log.info(
+            "triage.decided",
+            item_id=item_id,
+            decision=decision.kind.value,
+            recipient=decided.decision_target,
+            onward_message_id=onward_id,
+            time_to_triage_ms=decided.time_to_triage_ms,
+        )
+        if item.reference:
+            await self._report(item.reference, chosen.progress)
+        return decided
+
+    async def _send_onward(self, item: Item, chosen: TriagePlan) -> str | None:
         onward_id = None
         if chosen.onward is not None:
             onward = chosen.onward
@@ -273,28 +384,7 @@ class TriageDesk:
                     NO_AGREEMENT, f"No agreement lets this desk send this referral to {name}: {exc.message}", "service"
                 ) from None
             onward_id = str(headers[0].message_id)
-        decided = self.store.record_decision(
-            item_id,
-            Decided(
-                kind=decision.kind.value,
-                target=None if chosen.onward is None else str(chosen.onward.recipient),
-                reason=decision.reason,
-                by=by,
-                onward_message_id=onward_id,
-                at_ms=now_ms(),
-            ),
-        )
-        log.info(
-            "triage.decided",
-            item_id=item_id,
-            decision=decision.kind.value,
-            recipient=decided.decision_target,
-            onward_message_id=onward_id,
-            time_to_triage_ms=decided.time_to_triage_ms,
-        )
-        if item.reference:
-            await self._report(item.reference, chosen.progress)
-        return decided
+        return onward_id
 
     async def _report(self, reference: str, progress: Progress) -> None:
         # Best effort: the decision stands whether or not the hub heard about it now.

@@ -73,6 +73,32 @@ def parse_referral(document: object, *, now: dt.datetime | None = None) -> dict[
     return converted
 
 
+def missing_required(document: Mapping[str, Any]) -> list[str]:
+    """Paths of fields the contract requires (no default) that ``document`` does not hold.
+
+    A referral received under a limited agreement lacks the fields it withheld; those the
+    contract gives a default (or ``null``) are filled when it is encoded, these cannot be.
+    A required record that is absent counts by its required fields (``child.given_name``);
+    one whose fields all have defaults (``exploitation``) is not missing.
+    """
+    schema = referral_schema()
+    named = schema.parsed.get("__named_schemas", {})
+    return _missing(document, schema.parsed, "", named)
+
+
+def _missing(value: Mapping[str, Any], record: Mapping[str, Any], path: str, named: Mapping[str, Any]) -> list[str]:
+    found: list[str] = []
+    for field in record["fields"]:
+        where = f"{path}.{field['name']}" if path else field["name"]
+        inner = named.get(field["type"], field["type"]) if isinstance(field["type"], str) else field["type"]
+        held = value.get(field["name"])
+        if _is_record(inner) and (isinstance(held, Mapping) or (held is None and "default" not in field)):
+            found += _missing(held if isinstance(held, Mapping) else {}, inner, where, named)
+        elif field["name"] not in value and "default" not in field:
+            found.append(where)
+    return found
+
+
 def require_identifier(referral: Mapping[str, Any]) -> None:
     """Refuse a referral with no name, nickname, NHS number or pupil number for the child.
 

@@ -3,7 +3,9 @@
 A session cookie holds a random id and its HMAC under the workbench secret; the store keeps
 only the id's SHA-256, the user, a per-session CSRF token and two times: a session ends after
 ``idle`` without use or ``absolute`` after sign-in, whichever is first. Before sign-in, the
-form's CSRF token is a signed nonce bound to a cookie (double submit).
+form's CSRF token is a signed nonce bound to a cookie (double submit). Every comparison is of
+bytes, so a cookie or form value with non-ASCII characters is simply wrong (never a 500).
+Failed sign-ins are limited with ``onedoor.ratelimit.SlidingWindowLimiter`` (``sign_in_limiter``).
 """
 
 from __future__ import annotations
@@ -11,14 +13,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from connectors.workbench.store import SignedIn, WorkbenchStore, now_ms
 from onedoor.envelope.keys import create_private_file
+from onedoor.ratelimit import SlidingWindowLimiter
+
+SIGN_IN_WINDOW_S = 900.0
+"""Failed sign-ins are counted over 15 minutes."""
 
 
 def load_or_create_secret(path: Path) -> bytes:
@@ -70,7 +74,7 @@ class Sessions:
         if not cookie or "." not in cookie:
             return None
         sid, _, signature = cookie.rpartition(".")
-        if not hmac.compare_digest(signature, self._sign(sid)):
+        if not _same(signature, self._sign(sid)):
             return None
         id_hash = hashlib.sha256(sid.encode()).hexdigest()
         found = self._store.session(id_hash)
@@ -99,44 +103,28 @@ class Sessions:
         """Whether the sign-in form's token matches its cookie."""
         if not cookie or not token:
             return False
-        return hmac.compare_digest(token, self._sign("signin:" + cookie))
+        return _same(token, self._sign("signin:" + cookie))
+
+
+def _same(given: str, expected: str) -> bool:
+    # compare_digest refuses non-ASCII str (TypeError); bytes of any text compare safely.
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
 
 
 def same_token(given: str | None, expected: str) -> bool:
     """Constant-time CSRF check."""
-    return bool(given) and hmac.compare_digest(str(given), expected)
+    return bool(given) and _same(str(given), expected)
 
 
-class SignInLimiter:
-    """At most ``attempts`` failed sign-ins per key (username, client address) in ``window_s``."""
+def sign_in_limiter(
+    attempts: int = 5, window_s: float = SIGN_IN_WINDOW_S, *, clock: Callable[[], float] | None = None
+) -> SlidingWindowLimiter:
+    """At most ``attempts`` failed sign-ins per key (username, client address) in ``window_s``.
 
-    def __init__(self, attempts: int = 5, window_s: float = 900.0, *, clock: Callable[[], float] | None = None) -> None:
-        self.attempts = attempts
-        self.window_s = window_s
-        self._failures: dict[str, deque[float]] = {}
-        self._now: Callable[[], float] = clock or time.monotonic
-
-    def _recent(self, key: str) -> deque[float]:
-        found = self._failures.setdefault(key, deque())
-        cutoff = self._now() - self.window_s
-        while found and found[0] < cutoff:
-            found.popleft()
-        return found
-
-    def allowed(self, *keys: str) -> bool:
-        """Whether another attempt may be made for every key."""
-        return all(len(self._recent(k)) < self.attempts for k in keys)
-
-    def failed(self, *keys: str) -> None:
-        """Count a failed attempt against every key."""
-        for key in keys:
-            self._recent(key).append(self._now())
-        if len(self._failures) > 10_000:  # bounded memory under a spray of usernames
-            self._failures = {k: v for k, v in self._failures.items() if v}
-
-    def succeeded(self, key: str) -> None:
-        """Forget the failures of ``key`` (the username) after a good sign-in."""
-        self._failures.pop(key, None)
+    Use ``allowed(*keys)`` before checking a password, ``record(*keys)`` after a failure and
+    ``reset(username key)`` after a success.
+    """
+    return SlidingWindowLimiter(attempts, window_s, clock=clock, max_keys=10_000)
 
 
 def secret_path_default(data_dir: Path) -> Path:

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +22,10 @@ from sqlalchemy.orm import Session
 from connectors.workbench.models import Base, InboxRow, SessionRow, UserRow
 from onedoor.db import make_engine, make_session_factory, transaction
 from onedoor.errors import Conflict, NotFound
+
+DECIDING: Final = "deciding"
+"""An item's status while its decision's onward message is being sent (``WorkbenchStore.claim``)."""
+ALREADY_DECIDED: Final = "triage.already_decided"
 
 
 def now_ms() -> int:
@@ -51,6 +55,8 @@ class NewItem:
     subject_token: str | None = None
     urgency: str | None = None
     occurred_at_ms: int | None = None
+    status: str = "received"
+    """``received``, or ``unreadable`` for a public referral the desk could not open."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +194,7 @@ class WorkbenchStore:
             body_json=json.dumps(new.body, ensure_ascii=False, sort_keys=True),
             received_at_ms=new.received_at_ms,
             occurred_at_ms=new.occurred_at_ms,
-            status="received",
+            status=new.status,
         )
         try:
             with self._tx() as session:
@@ -199,6 +205,26 @@ class WorkbenchStore:
             with self._tx() as session:
                 found = session.scalars(select(InboxRow).where(InboxRow.dedupe_key == new.dedupe_key)).one()
                 return Item.of(found), False
+
+    def replace_unreadable(self, item_id: str, new: NewItem) -> bool:
+        """Put what an ``unreadable`` item turned out to hold in its place (same id); ``True`` if it was one."""
+        with self._tx() as session:
+            done = session.execute(
+                update(InboxRow)
+                .where(
+                    InboxRow.item_id == item_id, InboxRow.kind == "unreadable", InboxRow.dedupe_key == new.dedupe_key
+                )
+                .values(
+                    kind=new.kind,
+                    source=new.source,
+                    sender=new.sender,
+                    title=new.title[:300],
+                    body_json=json.dumps(new.body, ensure_ascii=False, sort_keys=True),
+                    urgency=new.urgency,
+                    status=new.status,
+                )
+            )
+            return bool(getattr(done, "rowcount", 0))
 
     def items(self, *, kind: str | None = None, limit: int = 200) -> list[Item]:
         """Items newest first."""
@@ -233,8 +259,42 @@ class WorkbenchStore:
             )
             return bool(getattr(done, "rowcount", 0))
 
+    def claim(self, item_id: str, by: str, at_ms: int) -> Item:
+        """Claim an undecided item for a decision (status ``deciding``) before its onward message is sent.
+
+        One conditional UPDATE (``WHERE decided_at_ms IS NULL``): of two concurrent claims exactly
+        one succeeds, so a referral is never sent on twice. Finish with ``record_decision`` (same
+        ``at_ms``) or give it back with ``release``.
+
+        Raises:
+            NotFound: ``workbench.item_not_found``.
+            Conflict: ``triage.already_decided`` when it is decided, or being decided, already.
+        """
+        with self._tx() as session:
+            done = session.execute(
+                update(InboxRow)
+                .where(InboxRow.item_id == item_id, InboxRow.decided_at_ms.is_(None))
+                .values(status=DECIDING, decided_at_ms=at_ms, decided_by=by)
+            )
+            if getattr(done, "rowcount", 0) == 1:
+                return Item.of(self._row(session, item_id))
+            self._row(session, item_id)  # NotFound when there is no such item
+        raise Conflict(ALREADY_DECIDED, "this referral has already been triaged (or is being triaged now)")
+
+    def release(self, item_id: str, at_ms: int) -> bool:
+        """Give back a claim made at ``at_ms`` (its onward message could not be sent); ``True`` if released."""
+        with self._tx() as session:
+            done = session.execute(
+                update(InboxRow)
+                .where(InboxRow.item_id == item_id, InboxRow.status == DECIDING, InboxRow.decided_at_ms == at_ms)
+                .values(status="received", decided_at_ms=None, decided_by=None)
+            )
+            return bool(getattr(done, "rowcount", 0))
+
     def record_decision(self, item_id: str, decided: Decided) -> Item:
         """Record the triage decision: status ``triaged``, time to triage from now on.
+
+        The item is undecided, or claimed (``claim``) at ``decided.at_ms``.
 
         Raises:
             NotFound: ``workbench.item_not_found``.
@@ -242,8 +302,9 @@ class WorkbenchStore:
         """
         with self._tx() as session:
             row = self._row(session, item_id)
-            if row.decided_at_ms is not None:
-                raise Conflict("triage.already_decided", "this referral has already been triaged")
+            claimed = row.status == DECIDING and row.decided_at_ms == decided.at_ms
+            if row.decided_at_ms is not None and not claimed:
+                raise Conflict(ALREADY_DECIDED, "this referral has already been triaged")
             row.status = "triaged"
             row.decided_at_ms = decided.at_ms
             row.decision_kind = decided.kind

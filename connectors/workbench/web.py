@@ -10,6 +10,10 @@ off for plain-HTTP development; sessions end after 30 minutes idle or 8 hours; e
 carries a CSRF token (403 without it); failed sign-ins are limited per username and per
 address; pages are ``no-store`` with a strict Content-Security-Policy. Nothing here talks to
 the hub except through the connector (sealed messages) and the desk's progress status.
+
+Password checks (scrypt, ~16 MB each) and every store call run in a worker thread
+(``run_in_threadpool``), never on the event loop the connector's inbox pump, intake reader and
+alert fan-out share.
 """
 
 from __future__ import annotations
@@ -24,15 +28,17 @@ from typing import Any, Final
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment
+from starlette.concurrency import run_in_threadpool
 
 from connectors.triage.decision import CHILDREN_SERVICES, DecisionKind, TriageDecision, TriageInvalid, service_options
-from connectors.triage.desk import TriageDesk
-from connectors.workbench.security import Session, Sessions, SignInLimiter, same_token
+from connectors.triage.desk import UNREADABLE, TriageDesk
+from connectors.workbench.security import Session, Sessions, same_token
 from connectors.workbench.store import Item
 from connectors.workbench.users import Staff, StaffMember
 from onedoor import govuk
 from onedoor.errors import NotFound, OneDoorError
 from onedoor.logging import get_logger
+from onedoor.ratelimit import SlidingWindowLimiter
 
 log = get_logger(__name__)
 
@@ -41,6 +47,18 @@ SESSION_COOKIE: Final = "onedoor_wb_session"
 SIGNIN_COOKIE: Final = "onedoor_wb_signin"
 TEMPLATES: Final = Path(__file__).with_name("templates")
 SCRIPT: Final = Path(__file__).with_name("static") / "workbench.js"
+_UNREADABLE_REASONS: Final = {
+    "intake.key_unknown": "It was sealed to an intake key this desk no longer holds",
+    "intake.undecryptable": "It does not decrypt with this desk's intake key: altered in transit or corrupt",
+    "intake.sealed_malformed": "It is not a sealed public referral form",
+    "intake.form_invalid": "It opened, but the form in it is not valid",
+    "intake.record_malformed": "The hub's record of it could not be read",
+}
+_UNREADABLE_ADVICE: Final = (
+    "Nothing in it can be shown here. The sealed form is kept in this connector, still encrypted: "
+    "if it was sealed to an earlier intake key, ask your administrator to add that key to the "
+    "connector's previous intake keys and restart it; the referral then opens here."
+)
 _URGENCY_TAGS: Final = {
     "IMMEDIATE_RISK": "govuk-tag--red",
     "SAME_DAY": "govuk-tag--orange",
@@ -60,7 +78,8 @@ class Workbench:
     desk: TriageDesk
     staff: Staff
     sessions: Sessions
-    limiter: SignInLimiter
+    limiter: SlidingWindowLimiter
+    """Failed sign-ins per username and per address (``security.sign_in_limiter``)."""
     secure_cookies: bool = True
 
     @property
@@ -92,6 +111,10 @@ def _words(symbol: str | None) -> str:
     return "" if not symbol else symbol.replace("_", " ").capitalize()
 
 
+def _status_class(status: str | None) -> str:
+    return {"triaged": "govuk-tag--green", "unreadable": "govuk-tag--red"}.get(status or "", "govuk-tag--blue")
+
+
 def _decision_label(kind: str | None) -> str:
     try:
         return DecisionKind(kind or "").label
@@ -103,7 +126,12 @@ def _decision_label(kind: str | None) -> str:
 def _environment() -> Environment:
     env = govuk.environment([TEMPLATES])
     env.filters.update(
-        when=_when, duration=_duration, words=_words, urgency_class=_URGENCY_TAGS.get, decision_label=_decision_label
+        when=_when,
+        duration=_duration,
+        words=_words,
+        urgency_class=_URGENCY_TAGS.get,
+        decision_label=_decision_label,
+        status_class=_status_class,
     )
     return env
 
@@ -114,12 +142,7 @@ def _workbench(request: Request) -> Workbench:
 
 
 def _secure(response: Response, nonce: str | None = None) -> Response:
-    if nonce is not None:
-        response.headers["Content-Security-Policy"] = govuk.content_security_policy(nonce)
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers.update(govuk.secure_headers(nonce))
     return response
 
 
@@ -152,12 +175,17 @@ def _redirect(url: str) -> Response:
     return _secure(RedirectResponse(url, status_code=303))
 
 
-def _signed_in(request: Request, wb: Workbench) -> tuple[Session, StaffMember] | None:
-    session = wb.sessions.resolve(request.cookies.get(SESSION_COOKIE))
+def _signed_in_now(wb: Workbench, cookie: str | None) -> tuple[Session, StaffMember] | None:
+    session = wb.sessions.resolve(cookie)
     if session is None:
         return None
     staff = wb.staff.get(session.username)
     return None if staff is None else (session, staff)
+
+
+async def _signed_in(request: Request, wb: Workbench) -> tuple[Session, StaffMember] | None:
+    # Store calls: in a worker thread, off the event loop.
+    return await run_in_threadpool(_signed_in_now, wb, request.cookies.get(SESSION_COOKIE))
 
 
 def _problem(wb: Workbench, status: int, heading: str, message: str, signed_in: Any = None) -> HTMLResponse:
@@ -192,7 +220,7 @@ async def script() -> Response:
 async def sign_in_page(request: Request) -> Response:
     """The sign-in form."""
     wb = _workbench(request)
-    if _signed_in(request, wb) is not None:
+    if await _signed_in(request, wb) is not None:
         return _redirect(f"{PREFIX}/inbox")
     return _sign_in_form(wb)
 
@@ -233,13 +261,14 @@ async def sign_in(request: Request) -> Response:
         )
     if not username or not password:
         return _sign_in_form(wb, status=400, error="Enter your username and password", username=username)
-    staff = wb.staff.authenticate(username, password)
+    # scrypt and the store: in a worker thread, so sign-ins never stall the connector's loop.
+    staff = await run_in_threadpool(wb.staff.authenticate, username, password)
     if staff is None:
-        wb.limiter.failed(*keys)
+        wb.limiter.record(*keys)
         log.info("workbench.sign_in_failed")
         return _sign_in_form(wb, status=401, error="Enter a correct username and password", username=username)
-    wb.limiter.succeeded(keys[0])
-    cookie, _session = wb.sessions.start(staff.username)
+    wb.limiter.reset(keys[0])
+    cookie, _session = await run_in_threadpool(wb.sessions.start, staff.username)
     log.info("workbench.signed_in", role=staff.role.value)
     response = _redirect(f"{PREFIX}/inbox")
     response.set_cookie(
@@ -259,12 +288,12 @@ async def sign_in(request: Request) -> Response:
 async def sign_out(request: Request) -> Response:
     """End the session."""
     wb = _workbench(request)
-    found = _signed_in(request, wb)
+    found = await _signed_in(request, wb)
     if found is not None:
         form = await request.form()
         if not same_token(_text(form.get("csrf_token")), found[0].csrf):
             return _problem(wb, 403, "Your form expired", "Reload the page and try again.", found)
-        wb.sessions.end(found[0])
+        await run_in_threadpool(wb.sessions.end, found[0])
     response = _redirect(f"{PREFIX}/sign-in")
     response.delete_cookie(SESSION_COOKIE, path=PREFIX)
     return response
@@ -274,10 +303,10 @@ async def sign_out(request: Request) -> Response:
 async def inbox(request: Request) -> Response:
     """Referrals and alerts, newest first."""
     wb = _workbench(request)
-    found = _signed_in(request, wb)
+    found = await _signed_in(request, wb)
     if found is None:
         return _redirect(f"{PREFIX}/sign-in")
-    items = wb.desk.store.items()
+    items = await run_in_threadpool(wb.desk.store.items)
     return _render(wb, "workbench/inbox.html", signed_in=found, page_title="Inbox", nav="inbox", items=items)
 
 
@@ -285,7 +314,7 @@ async def inbox(request: Request) -> Response:
 async def item_page(request: Request, item_id: str) -> Response:
     """One referral or alert, decrypted; the triage form when it can still be decided."""
     wb = _workbench(request)
-    found = _signed_in(request, wb)
+    found = await _signed_in(request, wb)
     if found is None:
         return _redirect(f"{PREFIX}/sign-in")
     try:
@@ -300,7 +329,7 @@ async def item_page(request: Request, item_id: str) -> Response:
 async def decide(request: Request, item_id: str) -> Response:  # noqa: PLR0911 - one page per outcome
     """Record a triage decision; its onward message goes out under the agreements."""
     wb = _workbench(request)
-    found = _signed_in(request, wb)
+    found = await _signed_in(request, wb)
     if found is None:
         return _redirect(f"{PREFIX}/sign-in")
     session, staff = found
@@ -312,7 +341,7 @@ async def decide(request: Request, item_id: str) -> Response:  # noqa: PLR0911 -
         log.warning("workbench.decision_forbidden", role=staff.role.value)
         return _problem(wb, 403, "You cannot record triage decisions", "Ask a triage officer to decide.", found)
     try:
-        item = wb.desk.store.item(item_id[:64])
+        item = await run_in_threadpool(wb.desk.store.item, item_id[:64])
     except NotFound:
         return _problem(wb, 404, "Not found", "There is no such referral or alert in your inbox.", found)
     chosen = _text(form.get("decision"))
@@ -337,11 +366,11 @@ async def decide(request: Request, item_id: str) -> Response:  # noqa: PLR0911 -
 async def timeline(request: Request, subject_token: str) -> Response:
     """Every alert about one young person (one subject token), in time order."""
     wb = _workbench(request)
-    found = _signed_in(request, wb)
+    found = await _signed_in(request, wb)
     if found is None:
         return _redirect(f"{PREFIX}/sign-in")
     token = subject_token[:100]
-    alerts = wb.desk.store.timeline(token)
+    alerts = await run_in_threadpool(wb.desk.store.timeline, token)
     return _render(
         wb, "workbench/timeline.html", signed_in=found, page_title="Alert timeline", subject_token=token, alerts=alerts
     )
@@ -392,6 +421,15 @@ def _row(key: str, value: Any) -> dict[str, Any]:
 def _rows(wb: Workbench, item: Item) -> list[dict[str, Any]]:
     body = item.body
     rows = [_row("Received", _when(item.received_at_ms))]
+    if item.kind == UNREADABLE:
+        reason = str(body.get("reason") or "")
+        return [
+            *rows,
+            _row("Reference", item.reference or "None (the record could not be read)"),
+            _row("Why it could not be opened", _UNREADABLE_REASONS.get(reason, "It could not be opened")),
+            _row("Reason code", reason),
+            _row("What to do", _UNREADABLE_ADVICE),
+        ]
     if item.kind == "alert":
         location = body.get("location") or {}
         rows += [

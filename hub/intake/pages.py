@@ -6,10 +6,18 @@ hub validates the fields in memory, seals them at once with the same format and 
 Either way the hub stores metadata only (``public_referral``) and publishes the sealed form to
 the triage desk's intake topic. No form value is ever logged, stored or put in an error body.
 
-Bots: a filled-in honeypot, a missing or forged fill-time token, or a form sent faster than a
-person could, gets a confirmation page that looks real (with a made-up reference) while nothing
-is stored or published, so a bot learns nothing from the answer. Beyond the per-address rate
+Bots: a filled-in honeypot, or a form sent faster than a person could, gets a confirmation
+page that looks real (with a made-up reference) while nothing is stored or published, so a bot
+learns nothing from the answer. A fill-time token that is missing, does not verify (e.g. signed
+under an earlier hub key) or is too old gets the form back asking to send it again, with the
+answers kept (without JavaScript) or a "Send again" page (the browser kept them). With
+JavaScript, ``refer.js`` swaps the page's token for a fresh one (``GET /refer/token``) just
+before sealing, so a page left open for days still goes through. Beyond the per-address rate
 limit the answer is a 429 page.
+
+A referral is stored (metadata row and ``intake.received`` audit) before it is published; if
+publishing fails, the row is deleted again, ``intake.publish_failed`` audited and the person
+told to try again, so no referral exists at the hub that triage never got, or the reverse.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from typing import Any, Final
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from jinja2 import Environment
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -36,7 +44,7 @@ from hub.intake import form as fields
 from hub.intake import service
 from hub.intake.enums import ReferralStatus
 from hub.intake.publisher import IntakePublisher, PublicSubmission
-from hub.intake.spam import HONEYPOT_FIELD, TIMER_FIELD, FillCheck, FillTimer, RateLimiter
+from hub.intake.spam import HONEYPOT_FIELD, TIMER_FIELD, FillCheck, FillTimer
 from onedoor import govuk
 from onedoor.db import transaction
 from onedoor.envelope.intake import parse_sealed, seal_form
@@ -49,6 +57,7 @@ from onedoor.envelope.intake_form import (
 )
 from onedoor.errors import Conflict, OneDoorError, Unavailable, ValidationFailed
 from onedoor.logging import get_logger
+from onedoor.ratelimit import SlidingWindowLimiter
 from onedoor.settings import Settings
 from onedoor.topics import TopicNames
 
@@ -70,7 +79,7 @@ class IntakePages:
     settings: Settings
     env: Environment
     timer: FillTimer
-    limiter: RateLimiter
+    limiter: SlidingWindowLimiter
     publisher: IntakePublisher | None = None
     """Set by the lifespan when a broker is configured; without one the form is unavailable."""
     assets_missing: Unavailable | None = None
@@ -92,15 +101,8 @@ def _factory(request: Request) -> sessionmaker[Session]:
 def _render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     nonce = govuk.csp_nonce()
     html = _pages(request).env.get_template(template).render(csp_nonce=nonce, **context)
-    headers = {
-        "Content-Security-Policy": govuk.content_security_policy(nonce),
-        "Cache-Control": "no-store",
-        # The progress link's token must not leak to another site through the Referer header.
-        "Referrer-Policy": "no-referrer",
-        "X-Content-Type-Options": "nosniff",
-        "X-Frame-Options": "DENY",
-    }
-    return HTMLResponse(html, status_code=status, headers=headers)
+    # no-store, no Referer (the progress link's token must not leak), no framing, strict CSP.
+    return HTMLResponse(html, status_code=status, headers=govuk.secure_headers(nonce))
 
 
 def _message(request: Request, status: int, title: str, *paragraphs: str) -> HTMLResponse:
@@ -246,10 +248,20 @@ def _screen(request: Request, pages: IntakePages, posted: Posted, now: float) ->
     limits = pages.settings.intake
     token = (posted.get(TIMER_FIELD) or [""])[0]
     check = pages.timer.check(token, now, min_seconds=limits.min_fill_seconds, max_seconds=limits.max_fill_seconds)
-    if check in (FillCheck.INVALID, FillCheck.TOO_FAST):
+    if check is FillCheck.TOO_FAST:
         return _decoy(request, check.value)
-    if check is FillCheck.EXPIRED:
-        outcome = None if posted.get(SEALED_FIELD, [""])[0] else fields.parse(posted, datetime.now(UTC).date())
+    if check in (FillCheck.INVALID, FillCheck.EXPIRED):
+        # A real person's page may have been open for days, or served before the hub's key changed.
+        log.info("intake.send_again", why=check.value)
+        if (posted.get(SEALED_FIELD) or [""])[0]:
+            # Sealed in the browser: the hub cannot fill the answers in again, the browser still has them.
+            return _message(
+                request,
+                400,
+                "Your form timed out",
+                "Nothing has been sent yet. Go back to the form: your answers are still there. Then select Send again.",
+            )
+        outcome = fields.parse(posted, datetime.now(UTC).date())
         notice = "This page was open for a long time. Check your answers and send the form again"
         return _form(request, outcome, 400, notice=notice)
     return None
@@ -309,24 +321,57 @@ async def _accept(
     reference = service.new_reference()
     received_at = datetime.now(UTC)
     token, digest = service.new_status_token() if wants_link else (None, None)
-    try:
-        await publisher.publish(desk.agency, PublicSubmission(reference, received_at, desk.key_id, sealed))
-    except OneDoorError:
-        return _unavailable(request, 503)
 
     def store() -> None:
         with transaction(_factory(request)) as session:
             service.record_received(session, desk, reference, received_at, digest)
 
+    def withdraw(why: str) -> None:
+        with transaction(_factory(request)) as session:
+            service.record_publish_failed(session, desk, reference, datetime.now(UTC), why)
+
+    # Stored first: a referral triage gets always has its row and audit entry (and progress link).
     try:
         await run_in_threadpool(store)
-    except Exception as exc:  # noqa: BLE001 - the referral reached triage; only its progress link is lost
+    except Exception as exc:  # noqa: BLE001 - nothing was published; the person is asked to try again
         log.error("intake.store_failed", reference=reference, error=type(exc).__name__)  # noqa: TRY400 - no traceback: its frames hold the request
-        token = None
+        return _unavailable(request, 503)
+    try:
+        await publisher.publish(desk.agency, PublicSubmission(reference, received_at, desk.key_id, sealed))
+    except OneDoorError as failed:
+        try:
+            await run_in_threadpool(withdraw, failed.code)
+        except Exception as exc:  # noqa: BLE001 - the row stays "received"; nobody holds its link
+            log.error("intake.withdraw_failed", reference=reference, error=type(exc).__name__)  # noqa: TRY400 - no traceback
+        return _unavailable(request, 503)
     log.info("intake.received", reference=reference, agency=str(desk.agency), progress_link=token is not None)
     return _render(
         request, "intake/confirmation.html", page_title="Referral sent", reference=reference, progress_token=token
     )
+
+
+@router.get("/refer/token")
+async def fresh_token(request: Request, previous: str = "") -> JSONResponse:
+    """A fill-time token for ``refer.js`` to send instead of the page's, fetched just before sealing.
+
+    ``previous`` is the page's own token. If it verifies and the page has been open at least the
+    minimum fill time, the new token counts as served that long ago, so it passes at once (a page
+    open for days still goes through). Otherwise (too soon, or signed before a key change) it is
+    a new token and ``wait_s`` says how long before it will pass: a bot gains nothing over
+    loading the page again.
+    """
+    pages = _pages(request)
+    limits = pages.settings.intake
+    now = time.time()
+    check = pages.timer.check(previous, now, min_seconds=limits.min_fill_seconds, max_seconds=limits.max_fill_seconds)
+    if check in (FillCheck.OK, FillCheck.EXPIRED):
+        token, wait_s = pages.timer.issue(now - limits.min_fill_seconds), 0.0
+    elif check is FillCheck.TOO_FAST:
+        served_ms = int(previous.partition(".")[0])
+        token, wait_s = previous, max(0.0, served_ms / 1000 + limits.min_fill_seconds - now)
+    else:
+        token, wait_s = pages.timer.issue(now), float(limits.min_fill_seconds)
+    return JSONResponse({"token": token, "wait_s": round(wait_s, 3)}, headers=govuk.secure_headers())
 
 
 @router.get("/refer/progress/{token}", response_class=HTMLResponse)
@@ -357,7 +402,8 @@ def install(app: FastAPI, settings: Settings, hub_key_private: bytes, *, assets_
     """
     env = govuk.environment([HERE / "templates"])
     timer_key = _timer_key(hub_key_private)
-    pages = IntakePages(settings, env, FillTimer(timer_key), RateLimiter(settings.intake.rate_per_minute))
+    limiter = SlidingWindowLimiter(settings.intake.rate_per_minute, 60.0)
+    pages = IntakePages(settings, env, FillTimer(timer_key), limiter)
     app.state.intake = pages
     app.include_router(router)
     app.mount(STATIC_PATH, StaticFiles(directory=HERE / "static"), name="intake-static")
@@ -385,7 +431,6 @@ async def publishing(app: FastAPI, settings: Settings, bootstrap: str | None) ->
     publisher = IntakePublisher(
         bootstrap,
         TopicNames(settings.kafka.topic_prefix),
-        partitions=1,
         replication_factor=settings.kafka.replication_factor,
     )
     await publisher.start()

@@ -15,24 +15,24 @@ from aiokafka.errors import KafkaError
 from onedoor.envelope.intake import PublicSubmission
 from onedoor.errors import Unavailable
 from onedoor.ids import AgencyId
-from onedoor.kafka.admin import ensure_topics
+from onedoor.intake_topic import ensure_intake_topic, intake_topic_config
 from onedoor.logging import get_logger
 from onedoor.topics import TopicNames
 
 log = get_logger(__name__)
 
-INTAKE_TOPIC_CONFIG: Final = {"cleanup.policy": "delete", "retention.ms": str(14 * 24 * 3600 * 1000)}
-"""Two weeks: long enough for a triage connector that was down to catch up, then gone."""
+INTAKE_TOPIC_CONFIG: Final = intake_topic_config().configs
+"""Two weeks: long enough for a triage connector that was down to catch up, then gone
+(``onedoor.intake_topic``, shared with the triage connector's reader)."""
 SEND_TIMEOUT_S: Final = 15.0
 
 
 class IntakePublisher:
     """Started in the hub API's lifespan when a broker is configured; ``publish`` sends and waits for the ack."""
 
-    def __init__(self, bootstrap: str, topics: TopicNames, *, partitions: int = 1, replication_factor: int = 1) -> None:
+    def __init__(self, bootstrap: str, topics: TopicNames, *, replication_factor: int = 1) -> None:
         self._bootstrap = bootstrap
         self._topics = topics
-        self._partitions = partitions
         self._replication_factor = replication_factor
         self._producer: AIOKafkaProducer | None = None
         self._ensured: set[str] = set()
@@ -62,12 +62,11 @@ class IntakePublisher:
         topic = self._topics.intake(agency)
         try:
             if topic not in self._ensured:
-                await ensure_topics(
+                await ensure_intake_topic(
                     self._bootstrap,
-                    [topic],
-                    partitions=self._partitions,
+                    self._topics,
+                    agency,
                     replication_factor=self._replication_factor,
-                    configs=INTAKE_TOPIC_CONFIG,
                     within=SEND_TIMEOUT_S,
                 )
                 self._ensured.add(topic)

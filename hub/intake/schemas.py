@@ -7,8 +7,6 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.agencies.schemas import AgencyIdField
-
 PublicKeyText = Annotated[
     str,
     Field(
@@ -19,11 +17,10 @@ PublicKeyText = Annotated[
 
 
 class IntakeKeyIn(BaseModel):
-    """Register (or replace) a triage agency's intake public key."""
+    """Register (or replace) the calling triage agency's intake public key (the agency is the caller's)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    agency_id: AgencyIdField
     public_key: PublicKeyText
 
 

@@ -149,6 +149,29 @@ def record_received(
     return referral
 
 
+def record_publish_failed(session: Session, desk: TriageDesk, reference: str, now: datetime, why: str) -> None:
+    """Take back a referral whose publishing failed: delete its row, audit ``intake.publish_failed``.
+
+    The person was told to try again and holds no reference or progress link for it.
+    """
+    referral = session.get(PublicReferral, reference)
+    if referral is not None:
+        session.delete(referral)
+    append(
+        session,
+        [
+            AuditEntry(
+                kind="intake.publish_failed",
+                outcome="failed",
+                recipients=str(desk.agency),
+                source="public-form",
+                detail=f"reference={reference}; code={why}",
+                at=now,
+            )
+        ],
+    )
+
+
 def by_token(session: Session, token: str) -> PublicReferral | None:
     """The referral a progress-link token belongs to, if any."""
     if not token or len(token) > 64:

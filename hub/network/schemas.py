@@ -36,12 +36,19 @@ class MemberOut(BaseModel):
 
 
 class NetworkOut(BaseModel):
-    """A child's network: every agency with an open case on the subject token, the lead first."""
+    """A child's network: the agencies with an open case on the subject token that the caller may see, lead first.
+
+    An agency sees itself and the members it has an agreement in force with; ``withheld``
+    counts the others (never who they are), so it knows the list is partial. Operators and
+    auditors (``/oversight``) see every member and ``withheld`` is 0.
+    """
 
     subject_token: str
     lead: str | None
-    """The lead agency's id, if the network has a lead."""
+    """The lead agency's id; ``None`` when the network has no lead or the lead is withheld."""
     members: list[MemberOut]
+    withheld: int = 0
+    """Open members not shown: the caller has no agreement in force with them."""
 
     @classmethod
     def from_network(cls, network: Network) -> Self:
@@ -51,4 +58,5 @@ class NetworkOut(BaseModel):
             subject_token=str(network.subject_token),
             lead=None if lead is None else lead.agency_id,
             members=[MemberOut.from_model(m) for m in network.members],
+            withheld=network.withheld,
         )

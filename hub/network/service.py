@@ -4,6 +4,10 @@ Functions work inside the caller's transaction and return an ``Outcome``: a refu
 not an exception, so the ``network.*`` audit row that records it commits with the transaction
 and the API raises the error afterwards. Nothing here knows HTTP. A malformed subject token is
 audited as ``invalid`` without the value (it might be a name typed into the wrong field).
+
+Who sees whom: a member looking up a network is shown only the members it has an agreement in
+force with (``hub.network.sharing``), and told how many it is not shown. Claiming the lead of a
+network that has other members needs an agreement in force with at least one of them.
 """
 
 from __future__ import annotations
@@ -14,16 +18,22 @@ from datetime import UTC, datetime
 from typing import Final, Generic, TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hub.audit.service import AuditEntry, append
+from hub.network.audit import record
 from hub.network.enums import NetworkRole
 from hub.network.models import NetworkMember
+from hub.network.sharing import partners_among
 from onedoor.errors import Conflict, Forbidden, OneDoorError, ValidationFailed
 from onedoor.ids import AgencyId, SubjectToken
 
 NOT_A_MEMBER: Final = "network.not_a_member"
 LEAD_TAKEN: Final = "network.lead_taken"
+LEAD_NEEDS_AGREEMENT: Final = "network.lead_needs_agreement"
+BUSY: Final = "network.busy"
+SUBSCRIBE_ATTEMPTS: Final = 3
+"""Reads and writes of one subscribe; a concurrent subscribe to the same token costs one more."""
 INVALID_TOKEN: Final = "subject_token.invalid"  # noqa: S105 - an error code, not a secret
 NOT_A_MEMBER_MESSAGE: Final = (
     "this agency has no open case on this subject token: subscribe to the child's network first "
@@ -59,6 +69,8 @@ class Network:
 
     subject_token: SubjectToken
     members: Sequence[NetworkMember]
+    withheld: int = 0
+    """Open members left out of ``members`` (no agreement in force with the caller): a count, never who."""
 
     @property
     def lead(self) -> NetworkMember | None:
@@ -97,21 +109,7 @@ def _audit(
     reason: str | None = None,
     detail: str | None = None,
 ) -> None:
-    append(
-        session,
-        [
-            AuditEntry(
-                kind=kind,
-                outcome=outcome,
-                actor=str(caller),
-                reason_code=reason,
-                source=source,
-                subject_token=None if token is None else str(token),
-                detail=detail,
-                at=now,
-            )
-        ],
-    )
+    record(session, kind, outcome, str(caller), source=source, token=token, now=now, reason=reason, detail=detail)
 
 
 def open_members(session: Session, token: SubjectToken, *, for_update: bool = False) -> Network:
@@ -129,35 +127,59 @@ def subscribe(
     """Open ``caller``'s membership of a child's network (idempotent); ``lead`` only if no other agency leads.
 
     Asking for ``member`` (or nothing) when already the lead keeps the lead role: stepping down
-    is done by a transfer, or by unsubscribing.
+    is done by a transfer, or by unsubscribing. Claiming the lead of a network with other open
+    members needs an agreement in force with at least one of them (``network.lead_needs_agreement``).
+    Two subscribes racing on the same token (the database's unique indexes stop the second) are
+    told apart by reading again: the loser gets ``network.lead_taken``, or its own membership.
     """
     now = _now(now)
     source = "network:subscribe"
     token = parse_token(raw_token)
     if token is None:
         return Outcome.refused(invalid_token(session, "network.subscribe", caller, source, now))
-    network = open_members(session, token, for_update=True)
-    mine = network.member(caller)
-    lead = network.lead
     wanted = role or NetworkRole.MEMBER
-    if wanted is NetworkRole.LEAD and lead is not None and lead.agency_id != caller:
-        _audit(session, "network.subscribe", "refused", caller, source, token=token, now=now, reason=LEAD_TAKEN)
-        return Outcome.refused(
-            Conflict(LEAD_TAKEN, "another agency is the lead of this network; a case transfer moves the lead role")
-        )
-    if mine is None:
-        mine = NetworkMember(subject_token=str(token), agency_id=str(caller), role=wanted, opened_at=now)
-        session.add(mine)
-        session.flush()
-        outcome = "opened"
-    elif wanted is NetworkRole.LEAD and mine.role is not NetworkRole.LEAD:
-        mine.role = NetworkRole.LEAD
-        session.flush()
-        outcome = "promoted"
-    else:
-        outcome = "unchanged"
-    _audit(session, "network.subscribe", outcome, caller, source, token=token, now=now, detail=f"role={mine.role}")
-    return Outcome(mine)
+    for _ in range(SUBSCRIBE_ATTEMPTS):
+        network = open_members(session, token, for_update=True)
+        mine = network.member(caller)
+        lead = network.lead
+        if wanted is NetworkRole.LEAD and lead is not None and lead.agency_id != caller:
+            _audit(session, "network.subscribe", "refused", caller, source, token=token, now=now, reason=LEAD_TAKEN)
+            return Outcome.refused(
+                Conflict(LEAD_TAKEN, "another agency is the lead of this network; a case transfer moves the lead role")
+            )
+        if mine is not None and (wanted is NetworkRole.MEMBER or mine.role is NetworkRole.LEAD):
+            detail = f"role={mine.role}"
+            _audit(session, "network.subscribe", "unchanged", caller, source, token=token, now=now, detail=detail)
+            return Outcome(mine)
+        if wanted is NetworkRole.LEAD:
+            others = [m.agency_id for m in network.members if m.agency_id != caller]
+            if others and not partners_among(session, caller, others, now):
+                reason = LEAD_NEEDS_AGREEMENT
+                _audit(session, "network.subscribe", "refused", caller, source, token=token, now=now, reason=reason)
+                return Outcome.refused(
+                    Forbidden(
+                        LEAD_NEEDS_AGREEMENT,
+                        "to lead a network that has members, this agency needs an agreement in force with one of them",
+                    )
+                )
+        try:
+            # A savepoint: a concurrent subscribe that committed first undoes only this step.
+            with session.begin_nested():
+                if mine is None:
+                    mine = NetworkMember(subject_token=str(token), agency_id=str(caller), role=wanted, opened_at=now)
+                    session.add(mine)
+                    outcome = "opened"
+                else:
+                    mine.role = NetworkRole.LEAD
+                    outcome = "promoted"
+                session.flush()
+                detail = f"role={mine.role}"
+                _audit(session, "network.subscribe", outcome, caller, source, token=token, now=now, detail=detail)
+        except IntegrityError:
+            continue  # read again: the other subscribe's row is there now
+        return Outcome(mine)
+    _audit(session, "network.subscribe", "refused", caller, source, token=token, now=now, reason=BUSY)
+    return Outcome.refused(Conflict(BUSY, "this network kept changing while subscribing; try again"))
 
 
 def unsubscribe(session: Session, raw_token: str, caller: AgencyId, *, now: datetime | None = None) -> Outcome[bool]:
@@ -180,10 +202,12 @@ def unsubscribe(session: Session, raw_token: str, caller: AgencyId, *, now: date
 
 
 def lookup(session: Session, raw_token: str, caller: AgencyId, *, now: datetime | None = None) -> Outcome[Network]:
-    """The child's network, for an agency that is itself an open member of it; audited permit or deny.
+    """The child's network as ``caller``, an open member, may see it; audited permit or deny.
 
-    A non-member gets the same refusal whether or not the network exists, so the hub never
-    tells an agency that some other agency has a case on a child.
+    Shown: the caller and the members it has an agreement in force with (either direction),
+    the lead first; the others are counted in ``withheld``, never named. A non-member gets the
+    same refusal whether or not the network exists, so the hub never tells an agency that some
+    other agency has a case on a child.
     """
     now = _now(now)
     source = "network:lookup"
@@ -194,17 +218,12 @@ def lookup(session: Session, raw_token: str, caller: AgencyId, *, now: datetime 
     if network.member(caller) is None:
         _audit(session, "network.lookup", "deny", caller, source, token=token, now=now, reason=NOT_A_MEMBER)
         return Outcome.refused(Forbidden(NOT_A_MEMBER, NOT_A_MEMBER_MESSAGE))
-    _audit(
-        session,
-        "network.lookup",
-        "permit",
-        caller,
-        source,
-        token=token,
-        now=now,
-        detail=f"members={len(network.members)}",
-    )
-    return Outcome(network)
+    partners = partners_among(session, caller, [m.agency_id for m in network.members], now)
+    shown = [m for m in network.members if m.agency_id == caller or m.agency_id in partners]
+    withheld = len(network.members) - len(shown)
+    detail = f"members={len(shown)}; withheld={withheld}"
+    _audit(session, "network.lookup", "permit", caller, source, token=token, now=now, detail=detail)
+    return Outcome(Network(token, shown, withheld))
 
 
 def read(session: Session, raw_token: str, reader: str, *, now: datetime | None = None) -> Outcome[Network]:
@@ -214,18 +233,6 @@ def read(session: Session, raw_token: str, reader: str, *, now: datetime | None 
     if token is None:
         return Outcome.refused(ValidationFailed(INVALID_TOKEN, "not a valid subject token"))
     network = open_members(session, token)
-    append(
-        session,
-        [
-            AuditEntry(
-                kind="network.read",
-                outcome="permit",
-                actor=reader,
-                source="network:read",
-                subject_token=str(token),
-                detail=f"members={len(network.members)}",
-                at=now,
-            )
-        ],
-    )
+    detail = f"members={len(network.members)}"
+    record(session, "network.read", "permit", reader, source="network:read", token=token, now=now, detail=detail)
     return Outcome(network)

@@ -1,10 +1,10 @@
 """HTTP routes of case transfers: thin wrappers over ``hub.transfers.service``.
 
 Connectors call them as their agency (``AgencyCaller``). The lead agency offers; a candidate
-accepts (the first acceptance wins, the network moves with it, a second gets ``409
-transfer.already_accepted``); the offering agency may withdraw an offer nobody took. A transfer
-is visible to its offering agency and its candidates only. Every decision is audited
-(``transfer.*``).
+accepts (the first acceptance wins, the network moves with it, another candidate then gets
+``409 transfer.already_accepted``; the acceptor asking again gets the same 200 answer); the
+offering agency may withdraw an offer nobody took. A transfer is visible to its offering agency
+and its candidates only. Every decision is audited (``transfer.*``).
 """
 
 from __future__ import annotations

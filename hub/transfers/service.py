@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from hub.agencies.enums import AgencyStatus
 from hub.agencies.models import Agency
-from hub.audit.service import AuditEntry, append
+from hub.network.audit import record
 from hub.network.enums import NetworkRole
 from hub.network.models import NetworkMember
 from hub.network.service import (
@@ -80,20 +80,17 @@ def _audit(
     detail: str | None = None,
 ) -> None:
     parts = [p for p in (f"transfer_id={transfer_id}" if transfer_id else None, detail) if p]
-    append(
+    source = f"transfer:{transfer_id}" if transfer_id else "transfer:offer"
+    record(
         session,
-        [
-            AuditEntry(
-                kind=kind,
-                outcome=outcome,
-                actor=str(caller),
-                reason_code=reason,
-                source=f"transfer:{transfer_id}" if transfer_id else "transfer:offer",
-                subject_token=None if token is None else str(token),
-                detail="; ".join(parts) or None,
-                at=now,
-            )
-        ],
+        kind,
+        outcome,
+        str(caller),
+        source=source,
+        token=token,
+        now=now,
+        reason=reason,
+        detail="; ".join(parts) or None,
     )
 
 
@@ -203,8 +200,10 @@ def get(session: Session, raw_id: str, caller: AgencyId, *, now: datetime | None
 def accept(session: Session, raw_id: str, caller: AgencyId, *, now: datetime | None = None) -> Outcome[Accepted]:
     """Accept a transfer as one of its candidates: exactly one acceptance wins; the network moves with it.
 
+    Accepting again as the agency that accepted is idempotent: the same answer, nothing moves
+    (audited ``unchanged``), so a connector whose ``TransferAccepted`` never left can retry.
     Refusals: ``transfer.not_found`` (404), ``transfer.not_a_candidate`` (403),
-    ``transfer.already_accepted`` and ``transfer.withdrawn`` (409).
+    ``transfer.already_accepted`` (another agency accepted) and ``transfer.withdrawn`` (409).
     """
     now = _now(now)
     ident = _parse_id(raw_id)
@@ -234,6 +233,8 @@ def accept(session: Session, raw_id: str, caller: AgencyId, *, now: datetime | N
     )
     if done.rowcount != 1:  # type: ignore[attr-defined]
         session.refresh(row)
+        if row.status is TransferStatus.ACCEPTED and row.accepted_by == caller:
+            return Outcome(_accepted_again(session, row, caller, now))
         return Outcome.refused(_too_late(session, row, caller, now))
     session.refresh(row)
     previous = open_members(session, token, for_update=True)
@@ -265,11 +266,16 @@ def accept(session: Session, raw_id: str, caller: AgencyId, *, now: datetime | N
     return Outcome(Accepted(row, AgencyId(row.offered_by), after, before))
 
 
+def _accepted_again(session: Session, row: Transfer, caller: AgencyId, now: datetime) -> Accepted:
+    # The same acceptor asking again (its TransferAccepted may never have left): the same answer, no change.
+    token = SubjectToken(row.subject_token)
+    _audit(session, "transfer.accept", "unchanged", caller, token=token, now=now, transfer_id=row.transfer_id)
+    return Accepted(row, AgencyId(row.offered_by), open_members(session, token), previous_network(session, row))
+
+
 def _too_late(session: Session, row: Transfer, caller: AgencyId, now: datetime) -> Conflict:
     if row.status is TransferStatus.WITHDRAWN:
         code, message = WITHDRAWN, "this transfer was withdrawn by the offering agency"
-    elif row.accepted_by == caller:
-        code, message = ALREADY_ACCEPTED, "this agency has already accepted this transfer"
     else:
         code, message = ALREADY_ACCEPTED, "this transfer has already been accepted by another agency"
     _audit(

@@ -79,6 +79,20 @@ def intake_key_id(public_raw: bytes) -> str:
     return "ik1_" + hashlib.sha256(public_raw).hexdigest()[:32]
 
 
+INTAKE_KEY_PATH: Final = "/intake/key"
+"""The hub route: ``GET`` shows the registered key (open), ``PUT`` registers the caller's own."""
+
+
+def intake_key_body(public_raw: bytes) -> dict[str, str]:
+    """The body of ``PUT /intake/key``: ``{"public_key": b64url}``.
+
+    Sent by the triage connector with its agency assertion (``connectors.sdk.hubauth.HubClient``):
+    ``await hub.call("PUT", INTAKE_KEY_PATH, json=intake_key_body(key.public_raw))``. The answer is
+    ``{"agency", "key_id", "public_key"}``; ``key_id`` must equal ``intake_key_id(public_raw)``.
+    """
+    return {"public_key": b64url(public_raw)}
+
+
 def load_public(public_raw: bytes) -> ec.EllipticCurvePublicKey:
     """A P-256 public key from its 65-byte raw uncompressed point.
 

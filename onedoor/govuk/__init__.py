@@ -87,6 +87,24 @@ def content_security_policy(nonce: str) -> str:
     )
 
 
+def secure_headers(nonce: str | None = None) -> dict[str, str]:
+    """The headers every OneDoor HTML page (and redirect) carries.
+
+    The strict CSP for ``nonce`` (left out without one, e.g. on a redirect), no caching (a page
+    may hold a case or a form), no ``Referer`` to another site (a progress link or session path
+    must not leak), no framing and no MIME sniffing.
+    """
+    headers = {
+        "Cache-Control": "no-store",
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+    }
+    if nonce is not None:
+        headers["Content-Security-Policy"] = content_security_policy(nonce)
+    return headers
+
+
 __all__ = [
     "ASSETS_MISSING",
     "ASSETS_PATH",
@@ -96,4 +114,5 @@ __all__ = [
     "csp_nonce",
     "environment",
     "mount_assets",
+    "secure_headers",
 ]

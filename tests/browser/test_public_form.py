@@ -20,9 +20,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from playwright.sync_api import Browser, Page, Request, expect
 
-from hub.agencies.schemas import b64url
+from connectors.sdk.hubauth import agency_assertion
 from hub.intake.form import MESSAGES
-from onedoor.envelope.intake import IntakeKeyPair, PublicSubmission, open_form
+from onedoor.envelope.intake import INTAKE_KEY_PATH, IntakeKeyPair, PublicSubmission, intake_key_body, open_form
 from onedoor.envelope.intake_form import IDENTIFY_RULE, PublicReferralForm
 from onedoor.envelope.keys import AgencyKeyPair
 from onedoor.ids import AgencyId
@@ -44,10 +44,10 @@ def desk(tmp_path: Path, kafka_bootstrap: str) -> Iterator[tuple[ServedHub, Inta
         triage = AgencyKeyPair.generate(TRIAGE)
         hub.register(triage, "triage")
         intake = IntakeKeyPair.generate()
-        put = httpx.put(
-            f"{hub.base_url}/intake/key",
-            headers=hub.admin(TRIAGE),
-            json={"agency_id": TRIAGE, "public_key": b64url(intake.public_raw)},
+        put = httpx.put(  # the triage agency itself, with its signed agency assertion
+            f"{hub.base_url}{INTAKE_KEY_PATH}",
+            headers={"Authorization": f"Bearer {agency_assertion(triage)}"},
+            json=intake_key_body(intake.public_raw),
         )
         assert put.status_code == 200, put.text
         yield hub, intake
@@ -168,3 +168,21 @@ def test_the_form_fits_a_phone(desk: tuple[ServedHub, IntakeKeyPair], browser: B
         phone.screenshot(path=artifacts_dir / "form-phone.png", full_page=True)
     finally:
         context.close()
+
+
+def test_a_page_open_under_an_old_token_still_sends(
+    desk: tuple[ServedHub, IntakeKeyPair], page: Page, kafka_bootstrap: str
+) -> None:
+    """Finding 4, JS path: refer.js fetches a fresh fill-time token before sealing, so a page
+    whose token no longer verifies (served before a key change, or days ago) is not thrown away."""
+    hub, intake = desk
+    page.goto(f"{hub.base_url}/refer")
+    page.locator('input[name="form-token"]').evaluate("(field) => { field.value = '1700000000000.deadbeef'; }")
+    _fill_like_a_person(page)
+    page.get_by_role("button", name="Send referral").click()
+    expect(page.locator("#reference")).to_have_text(REFERENCE, timeout=10_000)  # after the 1 s wait
+    reference = page.locator("#reference").inner_text().strip()
+    topic = TopicNames(hub.settings.kafka.topic_prefix).intake(TRIAGE)
+    records = run_async(_intake_records(kafka_bootstrap, topic))
+    assert [r.key for r in records] == [reference.encode()]  # a real referral, not the bots' decoy
+    assert PublicReferralForm.model_validate_json(open_form(intake, PublicSubmission.decode(records[0].value).sealed))

@@ -1,7 +1,8 @@
 """Must show: a member of the public refers at the hub; triage reads it in its own connector and routes it.
 
 Real headless Chromium, a real broker, the whole hub served over HTTP (API, form, router) and
-two connector processes (a triage desk and an outreach charity) with their workbenches:
+two connector processes (a triage desk and an outreach charity) with their workbenches. The desk's
+connector registers its own intake key with the hub at start-up (no operator token):
 
 1. A neighbour fills in the public form at ``/refer``; the form is sealed in the browser, and the
    request the hub received holds only ciphertext (no child's name, no concern text).
@@ -27,7 +28,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from connectors.triage.referral import SAFEGUARDING_REFERRAL
-from onedoor.envelope.intake import IntakeKeyPair, b64url
+from onedoor.envelope.intake import IntakeKeyPair
 from onedoor.envelope.keys import AgencyKeyPair
 from onedoor.ids import AgencyId
 from tests.browser.conftest import assert_accessible, hub_settings, serving_hub
@@ -111,12 +112,6 @@ def test_a_public_referral_is_triaged_in_the_desks_connector_and_reaches_the_ser
         hub.register(desk_keys, "triage")
         hub.register(charity_keys, "charity")
         agree(hub, referral_agreement("isa-bt-desk-charity", DESK, CHARITY, str(SAFEGUARDING_REFERRAL)))
-        registered = httpx.put(
-            f"{hub.base_url}/intake/key",
-            headers=hub.operator(),
-            json={"agency_id": str(DESK), "public_key": b64url(intake_key.public_raw)},
-        )
-        assert registered.status_code == 200, registered.text
         desk_config = connector_config(
             tmp_path / "connectors", desk_keys, hub, kafka_bootstrap, intake_key_path=tmp_path / "intake.pem"
         )
@@ -126,6 +121,10 @@ def test_a_public_referral_is_triaged_in_the_desks_connector_and_reaches_the_ser
 
         with ConnectorsThread(settings, [desk_config, charity_config]) as federation:
             desk_url, charity_url = federation.urls[DESK], federation.urls[CHARITY]
+            # 0. The desk's connector registered its own intake key at start-up (its agency assertion, no operator).
+            shown = httpx.get(f"{hub.base_url}/intake/key").json()
+            assert (shown["agency"], shown["key_id"]) == (DESK, intake_key.key_id)
+            assert httpx.get(f"{desk_url}/healthz").status_code == 200
 
             # 1. The public form: sealed in the browser; the hub received only ciphertext.
             reference, progress_link, bodies = _refer(page, hub.base_url)

@@ -179,6 +179,7 @@ async def _network_and_alerts(
     view = await NetworkClient(clients[MET]).network(CHILD)
     assert view.lead == LEAD
     assert set(view.agencies) == set(NETWORK)
+    assert view.withheld == 0, "the alert agreement binds all five: nobody is left out"
 
     # 1. An alert from the Met reaches the other four at once, each with its agreement's fields.
     body = alert_body(
@@ -332,6 +333,22 @@ async def _transfer(
         str(a): ("lead" if a == LEAD else "member") for a in NETWORK
     }
     assert files.load(transfer_id) is None, "the pack is forgotten once handed over"
+    noted = files.noted(transfer_id)
+    assert noted is not None
+    assert (noted["state"], noted["acceptor"]) == ("handed_over", str(NEW_CSC))
+
+    # 6b. Accepting again (say the first TransferAccepted seemed lost) is answered as before and resent;
+    # the old lead's desk sees it is done already: no second pack, no refusal.
+    handled = connectors[LEAD].stats.received
+    again_accepted = await accept_transfer(connectors[NEW_CSC], clients[NEW_CSC], transfer_id, accepting_team="MASH")
+    assert again_accepted.acceptance.previous_lead == LEAD
+    assert again_accepted.told_previous_lead
+    deadline = time.monotonic() + 10
+    while connectors[LEAD].stats.received == handled and time.monotonic() < deadline:
+        await connectors[LEAD].poll(desk, timeout_ms=200)
+    assert connectors[LEAD].stats.received == handled + 1, "the second TransferAccepted reached the desk"
+    assert desk.refused == []
+    assert len(desk.done) == 1
 
     # 7. The subscriptions moved: the acceptor leads, the old lead is gone, the others stay.
     view = await NetworkClient(clients[NEW_CSC]).network(CHILD)
@@ -355,3 +372,4 @@ async def _transfer(
     accepts = [(r.actor, r.outcome, r.reason_code) for r in _audit(hub, "transfer.accept")]
     assert (str(NEW_CSC), "accepted", None) in accepts
     assert accepts.count((str(NEW_HUB), "refused", "transfer.already_accepted")) == 2
+    assert (str(NEW_CSC), "unchanged", None) in accepts, "the acceptor's second acceptance"

@@ -21,6 +21,8 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -34,11 +36,21 @@ from hub.auth.issuer import DevIssuer
 from hub.auth.roles import Role
 from hub.intake.form import MESSAGES
 from hub.intake.models import PublicReferral
-from onedoor.envelope.intake import IntakeKeyPair, PublicSubmission, open_form, seal_form
+from hub.intake.spam import FillTimer
+from onedoor.envelope.intake import (
+    INTAKE_KEY_PATH,
+    IntakeKeyPair,
+    PublicSubmission,
+    intake_key_body,
+    open_form,
+    seal_form,
+)
 from onedoor.envelope.intake_form import IDENTIFY_RULE, PublicReferralForm
 from onedoor.envelope.keys import AgencyKeyPair
-from onedoor.errors import NotFound, OneDoorError
+from onedoor.errors import Conflict, NotFound, OneDoorError, ValidationFailed
 from onedoor.ids import AgencyId
+from onedoor.intake_topic import INTAKE_RETENTION_MS, ensure_intake_topic
+from onedoor.kafka.admin import ensure_topics
 from onedoor.settings import DatabaseSettings, IntakeSettings, KafkaSettings, Settings
 from onedoor.topics import TopicNames
 
@@ -74,6 +86,9 @@ class Hub:
 
     def operator(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.issuer.mint(subject='it-operator', roles=[Role.HUB_OPERATOR])}"}
+
+    def as_agency(self, keys: AgencyKeyPair) -> HubClient:
+        return HubClient("http://hub", keys, transport=httpx.ASGITransport(app=self.app))
 
     def admin(self, agency: AgencyId) -> dict[str, str]:
         token = self.issuer.mint(subject=f"admin@{agency}", roles=[Role.AGENCY_ADMIN], agency=agency)
@@ -144,13 +159,9 @@ async def running(
             )
             if desk:
                 await hub.register(hub.triage, "triage")
-                put = await client.put(
-                    "/intake/key",
-                    headers=hub.admin(TRIAGE),
-                    json={"agency_id": TRIAGE, "public_key": b64url(hub.intake.public_raw)},
-                )
-                assert put.status_code == 200, put.text
-                assert put.json()["key_id"] == hub.intake.key_id
+                async with hub.as_agency(hub.triage) as triage:
+                    put = await triage.call("PUT", INTAKE_KEY_PATH, json=intake_key_body(hub.intake.public_raw))
+                assert put["key_id"] == hub.intake.key_id
             yield hub
 
 
@@ -304,14 +315,12 @@ async def test_a_form_sealed_in_the_browser_is_passed_on_as_it_is(tmp_path: Path
 
 
 async def test_bots_get_a_convincing_answer_and_nothing_else(tmp_path: Path, kafka_bootstrap: str) -> None:
-    """Honeypot filled, no token, forged token, too fast: a confirmation page, nothing stored or published."""
+    """Honeypot filled, too fast: a confirmation page, nothing stored or published."""
     slow = IntakeSettings(min_fill_seconds=30, rate_per_minute=1000)
     async with running(tmp_path, kafka_bootstrap, intake=slow) as hub:
         token = await hub.form_token()
         answers = [
             await hub.post({**VALID, "website": "http://spam.example"}, token=token),
-            await hub.post(VALID, token=""),
-            await hub.post(VALID, token="1700000000000.deadbeef"),
             await hub.post(VALID, token=token),  # sent at once: faster than a person types
         ]
         for answer in answers:
@@ -394,29 +403,35 @@ async def test_progress_link_shows_status_only_and_only_triage_moves_it(tmp_path
             assert back.value.code == "intake.bad_transition"
 
 
-async def test_only_the_triage_agency_or_an_operator_sets_the_intake_key(tmp_path: Path, kafka_bootstrap: str) -> None:
+async def test_only_the_triage_agency_itself_sets_its_intake_key(tmp_path: Path, kafka_bootstrap: str) -> None:
+    """Finding 1: no operator or admin token; only the triage agency's own signed assertion."""
     async with running(tmp_path, kafka_bootstrap) as hub:
         police = AgencyKeyPair.generate(AgencyId("example-police"))
         await hub.register(police, "police")
         new_key = IntakeKeyPair.generate()
-        body = {"agency_id": TRIAGE, "public_key": b64url(new_key.public_raw)}
-        assert (await hub.client.put("/intake/key", json=body)).status_code == 401
-        assert (await hub.client.put("/intake/key", json=body, headers=hub.admin(police.agency))).status_code == 403
-        not_triage = {"agency_id": police.agency, "public_key": b64url(new_key.public_raw)}
-        refused = await hub.client.put("/intake/key", json=not_triage, headers=hub.operator())
-        assert refused.status_code == 409
-        assert refused.json()["code"] == "intake.not_triage"
-        bad = await hub.client.put(
-            "/intake/key", json={"agency_id": TRIAGE, "public_key": "A" * 87}, headers=hub.operator()
-        )
-        assert bad.status_code == 422
-        assert bad.json()["code"] == "intake.bad_public_key"
-        replaced = await hub.client.put("/intake/key", json=body, headers=hub.operator())
-        assert replaced.status_code == 200
-        shown = (await hub.client.get("/intake/key")).json()
-        assert shown == {"agency": TRIAGE, "key_id": new_key.key_id, "public_key": b64url(new_key.public_raw)}
+        body = intake_key_body(new_key.public_raw)
+        assert (await hub.client.put(INTAKE_KEY_PATH, json=body)).status_code == 401
+        for token in (hub.operator(), hub.admin(TRIAGE)):
+            refused = await hub.client.put(INTAKE_KEY_PATH, json=body, headers=token)
+            assert refused.status_code == 401, refused.text  # an operator cannot put their key in front of the form
+        async with hub.as_agency(police) as other:
+            with pytest.raises(Conflict) as not_triage:
+                await other.call("PUT", INTAKE_KEY_PATH, json=body)
+            assert not_triage.value.code == "intake.not_triage"
+        async with hub.as_agency(hub.triage) as triage:
+            with pytest.raises(ValidationFailed) as bad:
+                await triage.call("PUT", INTAKE_KEY_PATH, json={"public_key": "A" * 87})
+            assert bad.value.code == "intake.bad_public_key"
+            with pytest.raises(ValidationFailed):  # the agency is the caller, never named in the body
+                await triage.call("PUT", INTAKE_KEY_PATH, json={**body, "agency_id": TRIAGE})
+            replaced = await triage.call("PUT", INTAKE_KEY_PATH, json=body)
+        assert replaced == {"agency": TRIAGE, "key_id": new_key.key_id, "public_key": b64url(new_key.public_raw)}
+        shown = (await hub.client.get(INTAKE_KEY_PATH)).json()
+        assert shown == replaced
         with hub.factory() as session:
-            assert session.scalar(select(func.count()).where(AuditEvent.kind == "intake.key_registered")) == 2
+            rows = session.scalars(select(AuditEvent).where(AuditEvent.kind == "intake.key_registered")).all()
+        assert [(r.actor, r.detail) for r in rows][-1] == (TRIAGE, new_key.key_id)
+        assert len(rows) == 2  # the set-up's and this one; nothing for the refused attempts
 
 
 async def test_a_page_left_open_too_long_asks_to_send_again(tmp_path: Path, kafka_bootstrap: str) -> None:
@@ -428,3 +443,122 @@ async def test_a_page_left_open_too_long_asks_to_send_again(tmp_path: Path, kafk
         assert "This page was open for a long time" in page
         assert f'value="{FAMILY}"' in page  # nothing typed is lost
         assert hub.count() == 0
+
+
+async def test_a_token_that_does_not_verify_asks_to_send_again(tmp_path: Path, kafka_bootstrap: str) -> None:
+    """Finding 4: missing, forged or signed under an earlier hub key is not a bot: the form comes back."""
+    async with running(tmp_path, kafka_bootstrap) as hub:
+        earlier_key = FillTimer(b"an earlier hub key".ljust(32, b"."))
+        for token in ("", "1700000000000.deadbeef", earlier_key.issue(time.time() - 60)):
+            response = await hub.post(VALID, token=token)
+            assert response.status_code == 400, token
+            page = _text(response)
+            assert "Referral sent" not in page
+            assert "send the form again" in page
+            assert f'value="{FAMILY}"' in page  # nothing typed is lost
+            assert SECRET_PHRASE in page
+        # Sealed in the browser: the hub cannot fill it in again; it says so, and sends nothing.
+        sealed = seal_form(hub.intake.public_raw, b"{}")
+        for token in ("1700000000000.deadbeef", hub.app.state.intake.timer.issue(time.time() - 3 * 24 * 3600)):
+            timed_out = await hub.post({"sealed": sealed}, token=token)
+            assert timed_out.status_code == 400
+            assert "Your form timed out" in timed_out.text
+            assert "Send again" in timed_out.text
+        assert hub.count() == 0
+
+
+async def test_a_non_ascii_token_is_a_form_problem_not_a_crash(tmp_path: Path, kafka_bootstrap: str) -> None:
+    """Finding 3: ``form-token=1.\u00e9`` (or non-ASCII digits) gets the normal page, never a 500."""
+    async with running(tmp_path, kafka_bootstrap) as hub:
+        for token in ("1.\u00e9", "\u0661\u0662.abc", "1." + "\u00e9" * 40):
+            response = await hub.post(VALID, token=token)
+            assert response.status_code == 400, response.text
+            assert response.headers["content-type"].startswith("text/html")
+            assert "send the form again" in _text(response)
+        assert hub.count() == 0
+
+
+async def test_a_fresh_token_lets_a_long_open_page_through(tmp_path: Path, kafka_bootstrap: str) -> None:
+    """The JS path: ``GET /refer/token`` re-issues a verifying token so it passes at once, else says to wait."""
+    slow = IntakeSettings(min_fill_seconds=30, rate_per_minute=1000)
+    async with running(tmp_path, kafka_bootstrap, intake=slow) as hub:
+        timer = hub.app.state.intake.timer
+        days_old = timer.issue(time.time() - 3 * 24 * 3600)
+        answer = await hub.client.get("/refer/token", params={"previous": days_old})
+        assert answer.status_code == 200
+        assert answer.headers["cache-control"] == "no-store"
+        fresh = answer.json()
+        assert fresh["wait_s"] == 0
+        sealed = seal_form(hub.intake.public_raw, b"{}")
+        sent = await hub.post({"sealed": sealed}, token=fresh["token"])
+        assert sent.status_code == 200
+        reference = REFERENCE.search(sent.text)
+        assert reference
+        found = await records(kafka_bootstrap, hub.topic, expect=1)
+        assert [r.key for r in found] == [reference.group(0).encode()]  # real, not a decoy
+
+        # A forged (or earlier-key) token buys nothing: a new token, and the full wait.
+        forged = (await hub.client.get("/refer/token", params={"previous": "1.\u00e9"})).json()
+        assert forged["wait_s"] == 30
+        decoy = await hub.post({"sealed": sealed}, token=forged["token"])
+        assert decoy.status_code == 200  # too fast: the decoy
+        just_loaded = timer.issue(time.time() - 10)
+        early = (await hub.client.get("/refer/token", params={"previous": just_loaded})).json()
+        assert early["token"] == just_loaded
+        assert 19 < early["wait_s"] <= 20
+        assert hub.count() == 1
+
+
+async def test_a_referral_that_cannot_be_published_leaves_nothing_half_written(
+    tmp_path: Path, kafka_bootstrap: str
+) -> None:
+    """Finding 13: stored first; when publishing fails the row goes again, audited, and the person retries."""
+    async with running(tmp_path, kafka_bootstrap) as hub:
+        publisher = hub.app.state.intake.publisher
+        await publisher.stop()  # the real publisher, not connected: publish raises intake.publish_failed
+        try:
+            failed = await hub.post({**VALID, "progress-link": "yes"})
+        finally:
+            await publisher.start()
+        assert failed.status_code == 503
+        assert "The form is not available right now" in failed.text
+        assert not REFERENCE.search(failed.text)
+        assert hub.count() == 0
+        with hub.factory() as session:
+            audit = session.scalars(select(AuditEvent).where(AuditEvent.kind.like("intake.%"))).all()
+        kinds = [a.kind for a in audit if a.kind != "intake.key_registered"]
+        assert kinds == ["intake.received", "intake.publish_failed"]
+        assert audit[-1].outcome == "failed"
+        assert (audit[-2].detail or "").split(";")[0] == (audit[-1].detail or "").split(";")[0]  # same reference
+
+        again = await hub.post(VALID)
+        assert again.status_code == 200
+        assert hub.count() == 1
+
+
+async def test_the_intake_topic_gets_its_retention_whoever_makes_it(tmp_path: Path, kafka_bootstrap: str) -> None:
+    """Finding 9: a topic the triage reader made first (broker defaults) gets the shared retention."""
+    topics = TopicNames(f"t{uuid.uuid4().hex[:8]}")
+    topic = topics.intake(TRIAGE)
+    await ensure_topics(kafka_bootstrap, [topic], partitions=1)  # as an older reader did
+    assert await _retention(kafka_bootstrap, topic) != str(INTAKE_RETENTION_MS)
+    assert await ensure_intake_topic(kafka_bootstrap, topics, TRIAGE) == topic
+    assert await _retention(kafka_bootstrap, topic) == str(INTAKE_RETENTION_MS)
+    fresh = topics.intake(AgencyId("other-desk"))
+    await ensure_intake_topic(kafka_bootstrap, topics, AgencyId("other-desk"))
+    assert await _retention(kafka_bootstrap, fresh) == str(INTAKE_RETENTION_MS)
+
+
+async def _retention(bootstrap: str, topic: str) -> str | None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+    finally:
+        await admin.close()
+    for response in responses:
+        for resource in response.resources:
+            for entry in resource[4]:
+                if entry[0] == "retention.ms":
+                    return str(entry[1])
+    return None

@@ -4,10 +4,11 @@ the triage form's errors, a decision recorded, the bearer-token REST API for ref
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from connectors.agent.runtime import build_workbench
 from connectors.sdk.connector import ReceivedMessage
 from connectors.status import DisclosureLog
 from connectors.triage.desk import TriageDesk
+from connectors.workbench import users
 from connectors.workbench.store import Item, WorkbenchStore
 from connectors.workbench.users import Staff
 from connectors.workbench.web import Workbench
@@ -338,3 +340,109 @@ async def test_the_rest_api_takes_referrals_and_decisions_with_its_bearer_token(
     nameless = await client.post("/referrals", headers=auth, json=referral_json(given_name="", family_name=""))
     assert nameless.json()["code"] == "referral.no_identifier"
     assert "Testy" not in nameless.text
+
+
+@pytest.mark.parametrize("value", ["é", "1.é", "caf\u00e9." + "0" * 64])
+async def test_non_ascii_cookies_and_csrf_tokens_get_the_usual_answer_not_a_500(world: World, value: str) -> None:
+    # The header is sent as UTF-8 bytes; the server reads it as Latin-1: non-ASCII either way.
+    raw = {"Cookie": f"onedoor_wb_session={value}".encode()}
+    redirected = await world.client.get("/workbench/inbox", headers=raw)
+    assert (redirected.status_code, redirected.headers["location"]) == (303, "/workbench/sign-in")
+
+    page = await world.client.get("/workbench/sign-in")
+    forged = await world.client.post(
+        "/workbench/sign-in", data={"username": "officer.one", "password": PASSWORD, "csrf_token": value}
+    )
+    assert forged.status_code == 403, "a non-ASCII sign-in form token"
+    world.client.cookies.clear()
+    cookie_forged = await world.client.post(
+        "/workbench/sign-in",
+        data={"username": "officer.one", "password": PASSWORD, "csrf_token": _csrf(page.text)},
+        headers={"Cookie": f"onedoor_wb_signin={value}".encode()},
+    )
+    assert cookie_forged.status_code == 403, "a non-ASCII sign-in cookie"
+    world.client.cookies.clear()
+
+    await _sign_in(world.client)
+    path = f"/workbench/items/{world.item.item_id}/decision"
+    refused = await world.client.post(
+        path, data={"decision": "intervention", "service": str(CHARITY), "csrf_token": value}
+    )
+    assert refused.status_code == 403, "a non-ASCII decision form token"
+    signed_out = await world.client.post("/workbench/sign-out", data={"csrf_token": value})
+    assert signed_out.status_code == 403
+    assert world.sent == []
+
+
+async def _ticks_while(action: Awaitable[httpx.Response]) -> tuple[httpx.Response, int]:
+    """Run ``action`` while another task ticks every 10 ms; the response and how often it ticked."""
+    ticks = 0
+    running = True
+
+    async def tick() -> None:
+        nonlocal ticks
+        while running:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    await asyncio.sleep(0)
+    try:
+        response = await action
+    finally:
+        running = False
+        await ticker
+    return response, ticks
+
+
+async def test_password_checks_and_store_calls_do_not_block_the_event_loop(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A slow password check and a slow store stand in for scrypt and a busy database: while they
+    # run, the connector's other tasks (inbox pump, intake reader) on the same loop must go on.
+    real_verify = users.verify_password
+
+    def slow_verify(password: str, encoded: str) -> bool:
+        time.sleep(0.4)
+        return real_verify(password, encoded)
+
+    monkeypatch.setattr(users, "verify_password", slow_verify)
+    page = await world.client.get("/workbench/sign-in")
+    data = {"username": "officer.one", "password": PASSWORD, "csrf_token": _csrf(page.text)}
+    signed_in, ticks = await _ticks_while(world.client.post("/workbench/sign-in", data=data))
+    assert signed_in.status_code == 303
+    assert ticks >= 10, f"the loop stalled during the password check ({ticks} ticks in 0.4 s)"
+
+    real_items = world.store.items
+
+    def slow_items(**kwargs: object) -> list[Item]:
+        time.sleep(0.3)
+        return real_items(**kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(world.store, "items", slow_items)
+    inbox, ticks = await _ticks_while(world.client.get("/workbench/inbox"))
+    assert inbox.status_code == 200
+    assert ticks >= 8, f"the loop stalled during a store call ({ticks} ticks in 0.3 s)"
+
+
+async def test_an_unreadable_public_referral_is_listed_with_its_reference_and_cannot_be_triaged(world: World) -> None:
+    lost = world.desk.receive_unreadable(
+        reason="intake.key_unknown", received_at=dt.datetime.now(dt.UTC), reference="OD-TESTLOST", sealed="{}"
+    )
+    await _sign_in(world.client)
+    inbox = await world.client.get("/workbench/inbox")
+    assert "Unreadable referral OD-TESTLOST" in inbox.text
+    assert "Unreadable public referral" in inbox.text
+    page = await world.client.get(f"/workbench/items/{lost.item_id}")
+    assert page.status_code == 200
+    assert "OD-TESTLOST" in page.text
+    assert "intake key this desk no longer holds" in page.text
+    assert "intake.key_unknown" in page.text
+    assert "Record decision" not in page.text
+    refused = await world.client.post(
+        f"/workbench/items/{lost.item_id}/decision",
+        data={"decision": "intervention", "service": str(CHARITY), "csrf_token": _csrf(inbox.text)},
+    )
+    assert refused.status_code == 422
+    assert world.sent == []
+    assert world.progress.reports == [], "nothing is reported for a referral nobody could read"

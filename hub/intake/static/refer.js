@@ -6,6 +6,11 @@
 // the key id as additional data. The plaintext fields are disabled before submitting, so the
 // browser never sends them. Rules and messages come from the page (#intake-rules), written by
 // hub/intake/form.py, so both sides say the same thing. No inline script: CSP-compatible.
+//
+// Just before sealing it swaps the page's fill-time token for a fresh one (GET /refer/token), so
+// a page left open for days, or served before the hub's key changed, still goes through. If the
+// hub still answers "Your form timed out", going Back brings the form back with every answer and
+// the fields enabled again (pageshow below).
 
 import { initAll } from "/assets/govuk-frontend.min.js";
 
@@ -211,6 +216,22 @@ function showErrors(errors) {
   summary.focus();
 }
 
+const sleep = (seconds) => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+
+// A fill-time token the hub will accept now (waits if the page was only just loaded).
+async function freshToken() {
+  const field = form.elements.namedItem("form-token");
+  const previous = encodeURIComponent(field.value || "");
+  const response = await fetch(`/refer/token?previous=${previous}`, {
+    headers: { Accept: "application/json" },
+    cache: "no-store",
+  });
+  if (!response.ok) return; // keep the page's token; the hub says if it is too old
+  const fresh = await response.json();
+  field.value = fresh.token;
+  if (fresh.wait_s > 0) await sleep(fresh.wait_s);
+}
+
 const KEEP = new Set(["sealed", "form-token", "website", "progress-link"]);
 
 async function submit(event) {
@@ -228,6 +249,7 @@ async function submit(event) {
     if (!response.ok) throw new Error(`intake key: ${response.status}`);
     const key = await response.json();
     const sealed = await sealForm(unb64url(key.public_key), key.key_id, encoder.encode(JSON.stringify(doc)));
+    await freshToken();
     document.getElementById("sealed").value = sealed;
     for (const element of Array.from(form.elements)) {
       if (element.name && !KEEP.has(element.name)) element.disabled = true;
@@ -240,3 +262,10 @@ async function submit(event) {
 }
 
 form.addEventListener("submit", submit);
+
+// Back from a "timed out" or "try again" page (back/forward cache): the answers are still in the
+// page; make them editable and sendable again, and drop the old seal.
+window.addEventListener("pageshow", () => {
+  for (const element of Array.from(form.elements)) element.disabled = false;
+  document.getElementById("sealed").value = "";
+});

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiokafka.errors import KafkaConnectionError
 
 from connectors.casework import (
     ALERT,
@@ -29,7 +30,7 @@ from consent.agreement import AgreementState
 from contracts.catalog import bundled
 from hub.agreements.schemas import AgreementBody
 from hub.policy.schemas import PolicyAgency, PolicyAgreement, PolicyContract, PolicyDocument
-from onedoor.errors import Forbidden, ValidationFailed
+from onedoor.errors import Forbidden, NotFound, Unavailable, ValidationFailed
 from onedoor.ids import AgencyId, SubjectToken, TransferId
 from tests.unit.connectors.world import CASEWORK, CHARITY, COUNCIL, KINDS, POLICE, YOT, Agencies
 
@@ -251,3 +252,147 @@ def test_case_files_on_disk_are_private_and_forgotten_after_handover(tmp_path: P
         files.store(ident, CHILD, {"child": {}, "plan": {}})
     files.discard(ident)
     assert not path.exists()
+
+
+def _accepted_record(acceptor: AgencyId = YOT) -> dict[str, Any]:
+    return {
+        "transfer_id": TRANSFER_ID,
+        "subject_token": str(CHILD),
+        "offered_by": str(COUNCIL),
+        "candidates": [str(YOT), str(CHARITY)],
+        "status": "accepted",
+        "accepted_by": str(acceptor),
+        "previous_network": [],
+    }
+
+
+def _claim(world: Agencies, sender: AgencyId) -> ReceivedMessage:
+    claim = world.connector(sender, None).seal(
+        contract=TRANSFER_ACCEPTED,
+        version=1,
+        recipients=[COUNCIL],
+        purpose=ALERT_PURPOSE,
+        body={"transfer_id": TRANSFER_ID, "accepted_at": 0, "accepting_team": None, "contact": None},
+    )
+    return world.connector(COUNCIL, None).open(claim[0].value)
+
+
+async def test_the_desk_raises_a_retriable_hub_failure_so_the_claim_is_handled_again(world: Agencies) -> None:
+    lead = _connector(world, COUNCIL)
+    files = MemoryCaseFiles()
+    files.store(TransferId(TRANSFER_ID), CHILD, {"child": {}, "plan": {}})
+    unreachable = Unavailable("hub.unreachable", "cannot reach the hub")
+    desk = HandoverDesk(lead, FakeHub({("GET", f"/transfers/{TRANSFER_ID}"): unreachable}), files)
+    with pytest.raises(Unavailable):
+        await desk(_claim(world, YOT))
+    assert desk.refused == [], "not a refusal: the message is not committed and comes back"
+    assert files.noted(TransferId(TRANSFER_ID)) is None
+    assert files.load(TransferId(TRANSFER_ID)) is not None, "the pack still waits"
+
+
+async def test_a_permanent_refusal_of_our_own_transfer_is_noted_for_the_user(world: Agencies) -> None:
+    lead = _connector(world, COUNCIL)
+    files = MemoryCaseFiles()
+    files.store(TransferId(TRANSFER_ID), CHILD, {"child": {}, "plan": {}})
+    gone = NotFound("transfer.not_found", "no such transfer for this agency")
+    desk = HandoverDesk(lead, FakeHub({("GET", f"/transfers/{TRANSFER_ID}"): gone}), files)
+    await desk(_claim(world, YOT))
+    assert desk.refused == [(TRANSFER_ID, "transfer.not_found")]
+    noted = files.noted(TransferId(TRANSFER_ID))
+    assert noted is not None
+    assert (noted["state"], noted["code"]) == ("refused", "transfer.not_found")
+
+
+PACK = {
+    "child": {
+        "given_name": "Testy",
+        "family_name": "McFakeface",
+        "known_as": [],
+        "date_of_birth": 14_000,
+        "current_address": "1 Nowhere Lane, Fakeham",
+    },
+    "plan": {"kind": "CHILD_PROTECTION", "summary": "Synthetic plan."},
+    "risks": [],
+    "alert_history": [],
+    "previous_lead_contact": None,
+}
+
+
+async def test_a_pack_the_contract_refuses_is_a_permanent_refusal_not_a_poison_message(world: Agencies) -> None:
+    lead = _connector(world, COUNCIL)
+    files = MemoryCaseFiles()
+    files.store(TransferId(TRANSFER_ID), CHILD, {"child": {}, "plan": {}})
+    desk = HandoverDesk(lead, FakeHub({("GET", f"/transfers/{TRANSFER_ID}"): _accepted_record()}), files)
+    await desk(_claim(world, YOT))  # returns: the claim is committed, not handled for ever
+    [(transfer_id, code)] = desk.refused
+    assert transfer_id == TRANSFER_ID
+    assert code.startswith("contract.")
+    noted = files.noted(TransferId(TRANSFER_ID))
+    assert noted is not None
+    assert noted["code"] == code
+
+
+async def test_a_handover_no_agreement_covers_is_noted_and_the_pack_kept(world: Agencies) -> None:
+    lead = _connector(world, COUNCIL)  # the test policy has no transfer agreement at all
+    files = MemoryCaseFiles()
+    files.store(TransferId(TRANSFER_ID), CHILD, PACK)
+    desk = HandoverDesk(lead, FakeHub({("GET", f"/transfers/{TRANSFER_ID}"): _accepted_record()}), files)
+    await desk(_claim(world, YOT))
+    assert desk.refused == [(TRANSFER_ID, "sharing.denied")]
+    noted = files.noted(TransferId(TRANSFER_ID))
+    assert noted is not None
+    assert noted["code"] == "sharing.denied"
+    assert str(YOT) in noted["message"]
+    assert files.load(TransferId(TRANSFER_ID)) is not None, "kept, to hand over once an agreement exists"
+    assert getattr(lead, "published", []) == []
+
+
+def test_the_desks_notes_on_disk_are_private_and_replaced(tmp_path: Path) -> None:
+    files = DirectoryCaseFiles(tmp_path / "transfers")
+    ident = TransferId(TRANSFER_ID)
+    assert files.noted(ident) is None
+    files.note(ident, {"state": "refused", "code": "sharing.denied"})
+    files.note(ident, {"state": "handed_over", "acceptor": str(YOT)})
+    path = tmp_path / "transfers" / f"{TRANSFER_ID}.status.json"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert files.noted(ident) == {"state": "handed_over", "acceptor": str(YOT)}
+    assert [p.name for p in (tmp_path / "transfers").iterdir()] == [path.name], "no scratch file left behind"
+
+
+async def test_a_repeated_claim_after_the_handover_is_not_a_refusal(world: Agencies) -> None:
+    files = MemoryCaseFiles()
+    files.note(TransferId(TRANSFER_ID), {"state": "handed_over", "acceptor": str(YOT)})
+    desk = HandoverDesk(
+        _connector(world, COUNCIL), FakeHub({("GET", f"/transfers/{TRANSFER_ID}"): _accepted_record()}), files
+    )
+    await desk(_claim(world, YOT))
+    assert desk.refused == []
+    assert files.noted(TransferId(TRANSFER_ID)) == {"state": "handed_over", "acceptor": str(YOT)}, "the note stays"
+
+
+class BrokerDownConnector(RecordingConnector):
+    """Seals for real; the broker does not answer."""
+
+    async def publish_all(self, sealed: Sequence[Sealed]) -> None:
+        del sealed
+        raise KafkaConnectionError("synthetic: broker unreachable")
+
+
+async def test_a_broker_failure_during_the_handover_is_raised_and_nothing_is_noted(world: Agencies) -> None:
+    plain = _connector(world, COUNCIL)
+    lead = BrokerDownConnector(
+        keys=world.keys[COUNCIL],
+        directory=world.directory,
+        codec=plain._codec,
+        bootstrap_servers="unused:9092",
+        topics=plain._topics,
+        policy=_policy(),
+    )
+    files = MemoryCaseFiles()
+    files.store(TransferId(TRANSFER_ID), CHILD, PACK)
+    desk = HandoverDesk(lead, FakeHub({("GET", f"/transfers/{TRANSFER_ID}"): _accepted_record()}), files)
+    with pytest.raises(KafkaConnectionError):
+        await desk(_claim(world, YOT))
+    assert desk.refused == []
+    assert files.noted(TransferId(TRANSFER_ID)) is None
+    assert files.load(TransferId(TRANSFER_ID)) is not None, "the pack waits for the retry"

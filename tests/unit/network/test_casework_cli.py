@@ -17,10 +17,12 @@ from typer.testing import CliRunner
 
 from connectors.agent.config import ConnectorConfig
 from connectors.casework import cli
-from connectors.casework.network import HubCaller
+from connectors.casework.transfers import DirectoryCaseFiles
 from connectors.sdk.connector import Connector
+from connectors.sdk.hubauth import HubCaller
 from onedoor.cli import app
-from onedoor.errors import Conflict, Forbidden
+from onedoor.errors import Conflict, Forbidden, NotFound, Unavailable
+from onedoor.ids import TransferId
 from tests.unit.connectors.world import CHARITY, COUNCIL, POLICE, YOT, Agencies
 from tests.unit.network.test_casework import CHILD, FakeHub, RecordingConnector, _connector, _network
 
@@ -157,3 +159,51 @@ def test_transfer_accept_twice_is_a_clear_409(config_file: Path, monkeypatch: py
     bad = runner.invoke(app, ["transfer", "accept", "--connector", str(config_file), "not-a-transfer"])
     assert bad.exit_code == 1
     assert "transfer_id.invalid" in bad.output
+
+
+def _fake_hub_only(monkeypatch: pytest.MonkeyPatch, hub: FakeHub) -> None:
+    @asynccontextmanager
+    async def fake(_config: ConnectorConfig) -> AsyncIterator[HubCaller]:
+        yield hub
+
+    monkeypatch.setattr(cli, "reach_hub", fake)
+
+
+def test_transfer_status_shows_the_hub_and_a_refusal_the_desk_noted(
+    config_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = DirectoryCaseFiles(tmp_path / "cases")
+    files.store(TransferId(TRANSFER_ID), CHILD, {"child": {"given_name": "Testy"}, "plan": {}})
+    files.note(
+        TransferId(TRANSFER_ID),
+        {"state": "refused", "code": "sharing.denied", "message": f"no agreement lets this agency send {YOT} the pack"},
+    )
+    record = {
+        "transfer_id": TRANSFER_ID,
+        "subject_token": str(CHILD),
+        "offered_by": str(POLICE),
+        "candidates": [str(YOT)],
+        "status": "accepted",
+        "accepted_by": str(YOT),
+    }
+    _fake_hub_only(monkeypatch, FakeHub({("GET", f"/transfers/{TRANSFER_ID}"): record}))
+    args = ["transfer", "status", "--connector", str(config_file), "--case-files", str(tmp_path / "cases")]
+    result = runner.invoke(app, [*args, TRANSFER_ID])
+    assert result.exit_code == 0, result.output
+    assert f"at the hub: accepted by {YOT}" in result.output
+    assert "handover pack: waiting here" in result.output
+    assert "REFUSED by the handover desk" in result.output
+    assert "(sharing.denied)" in result.output
+    assert "Testy" not in result.output, "the pack itself is never printed"
+    _fake_hub_only(monkeypatch, FakeHub({("GET", f"/transfers/{TRANSFER_ID}"): Unavailable("hub.unreachable", "x")}))
+    offline = runner.invoke(app, [*args, TRANSFER_ID, "--json"])
+    assert offline.exit_code == 0, offline.output
+    shown = json.loads(offline.output)
+    assert shown["hub_error"] == "x (hub.unreachable)"
+    assert shown["desk"]["code"] == "sharing.denied"
+    other = "22222222-2222-4333-8444-555555555555"
+    _fake_hub_only(monkeypatch, FakeHub({("GET", f"/transfers/{other}"): NotFound("transfer.not_found", "no such")}))
+    unknown = runner.invoke(app, [*args, other])
+    assert unknown.exit_code == 1
+    assert "transfer.not_found" in unknown.output
+    assert unknown.exception is None or isinstance(unknown.exception, SystemExit)

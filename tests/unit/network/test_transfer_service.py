@@ -48,6 +48,24 @@ def test_the_first_acceptance_wins_and_the_network_moves_with_the_child(networke
     assert isinstance(network.lookup(networked, CHILD, LEAD).error, Forbidden)
 
 
+def test_the_acceptor_accepting_again_gets_the_same_answer_and_nothing_moves(networked: Session) -> None:
+    transfer_id = _offer(networked, NEW_CSC, NEW_TEAM)
+    first = service.accept(networked, transfer_id, NEW_CSC).unwrap()
+    again = service.accept(networked, transfer_id, NEW_CSC).unwrap()
+    assert again.transfer.accepted_by == NEW_CSC
+    assert again.previous_lead == first.previous_lead == LEAD
+    assert list(again.previous_network) == list(first.previous_network)
+    assert [m.agency_id for m in again.network.members] == [m.agency_id for m in first.network.members]
+    other = service.accept(networked, transfer_id, NEW_TEAM)
+    assert isinstance(other.error, Conflict), "another candidate is still refused"
+    assert other.error.code == "transfer.already_accepted"
+    assert audit_rows(networked, "transfer.accept") == [
+        (NEW_CSC, "accepted", None),
+        (NEW_CSC, "unchanged", None),
+        (NEW_TEAM, "refused", "transfer.already_accepted"),
+    ]
+
+
 def test_an_acceptor_already_in_the_network_is_promoted_not_doubled(networked: Session) -> None:
     transfer_id = _offer(networked, POLICE)
     service.accept(networked, transfer_id, POLICE).unwrap()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from collections.abc import Iterator
@@ -12,11 +13,21 @@ import pytest
 
 from connectors.sdk.connector import ReceivedMessage
 from connectors.triage.decision import TriageDecision, TriageInvalid
-from connectors.triage.referral import ALERT, REFERRAL, SAFEGUARDING_REFERRAL, parse_referral
+from connectors.triage.referral import (
+    ALERT,
+    REFERRAL,
+    REFERRAL_VERSION,
+    SAFEGUARDING_REFERRAL,
+    parse_referral,
+    referral_schema,
+)
 from connectors.workbench.store import WorkbenchStore
+from consent.contract import TaggedContract
+from consent.model import AccessLevel
+from consent.project import project
 from onedoor.envelope.header import Header
 from onedoor.envelope.intake_form import PublicReferralForm
-from onedoor.errors import Conflict, Forbidden, ValidationFailed
+from onedoor.errors import Conflict, Forbidden, Unavailable, ValidationFailed
 from onedoor.ids import AgencyId, ContractName, CorrelationId, KeyId, MessageId, Purpose, SubjectToken
 from tests.unit.triage.world import (
     BOROUGH,
@@ -195,3 +206,111 @@ async def test_submit_goes_to_the_triage_desk_the_agreements_allow(store: Workbe
 def test_only_a_triage_agency_is_a_desk(store: WorkbenchStore) -> None:
     assert desk(store).is_triage
     assert not desk(store, me=CHARITY).is_triage
+
+
+class SlowSender(FakeSender):
+    """Sends after a pause, so two decisions overlap; fails on demand."""
+
+    fail: bool = False
+
+    async def send(self, **message: Any) -> list[Header]:
+        await asyncio.sleep(0.05)
+        if self.fail:
+            raise Unavailable("kafka.unreachable", "the broker did not answer")
+        return await super().send(**message)
+
+
+async def test_two_concurrent_decisions_send_exactly_one_onward_message(store: WorkbenchStore) -> None:
+    triage = desk(store)
+    sender = SlowSender(DESK)
+    triage._sender = sender
+    item = triage.receive_public(_public_form(), reference="OD-TESTRACE", received_at=dt.datetime.now(dt.UTC))
+    outcomes = await asyncio.gather(
+        triage.decide(item.item_id, TriageDecision.parse("intervention", str(CHARITY)), by="officer.one"),
+        triage.decide(item.item_id, TriageDecision.parse("intelligence"), by="officer.two"),
+        triage.decide(item.item_id, TriageDecision.parse("intervention", str(CHARITY)), by="officer.one"),
+        return_exceptions=True,
+    )
+    assert len(sender.sent) == 1, "one onward message, however many officers click"
+    decided = [o for o in outcomes if not isinstance(o, BaseException)]
+    refused = [o for o in outcomes if isinstance(o, BaseException)]
+    assert len(decided) == 1
+    assert all(isinstance(e, Conflict) and e.code == "triage.already_decided" for e in refused), refused
+    stored = store.item(item.item_id)
+    assert stored.status == "triaged"
+    assert stored.onward_message_id == decided[0].onward_message_id
+    assert stored.decision_target == sender.sent[0]["recipients"][0]
+
+
+async def test_a_failed_send_gives_the_claim_back(store: WorkbenchStore) -> None:
+    triage = desk(store)
+    sender = SlowSender(DESK)
+    sender.fail = True
+    triage._sender = sender
+    item = triage.receive_public(_public_form(), reference="OD-TESTFAIL", received_at=dt.datetime.now(dt.UTC))
+    with pytest.raises(Unavailable):
+        await triage.decide(item.item_id, TriageDecision.parse("intervention", str(CHARITY)), by="officer.one")
+    after = store.item(item.item_id)
+    assert (after.status, after.decided_at_ms, after.decided_by) == ("received", None, None)
+    sender.fail = False
+    decided = await triage.decide(item.item_id, TriageDecision.parse("intervention", str(CHARITY)), by="officer.one")
+    assert decided.status == "triaged"
+    assert len(sender.sent) == 1
+
+
+def _limited(body: dict[str, Any]) -> dict[str, Any]:
+    # What a desk receives under a "limited" agreement: the connector's own projection.
+    tagged = TaggedContract.from_schema(referral_schema(), REFERRAL_VERSION)
+    return project(body, tagged, tagged.fields_for(AccessLevel.LIMITED.classes))
+
+
+async def test_a_referral_received_without_required_fields_is_refused_clearly_and_nothing_sent(
+    store: WorkbenchStore,
+) -> None:
+    triage = desk(store)
+    await triage.on_referral(_received(str(REFERRAL), _limited(parse_referral(referral_json())), token=TOKEN))
+    [item] = store.items()
+    assert item.title == "Name withheld"
+    with pytest.raises(TriageInvalid) as refused:
+        await triage.decide(item.item_id, TriageDecision.parse("intervention", str(CHARITY)), by="officer.one")
+    assert refused.value.code == "triage.referral_incomplete"
+    assert "child.given_name" in refused.value.message
+    assert "child.family_name" in refused.value.message
+    assert "Testy" not in refused.value.message
+    assert isinstance(triage._sender, FakeSender)
+    assert triage._sender.sent == []
+    assert store.item(item.item_id).decided_at_ms is None, "not claimed: still decidable"
+    closed = await triage.decide(item.item_id, TriageDecision.parse("no-further-action", reason="Asked for it"), by="o")
+    assert closed.status == "triaged"
+
+
+async def test_a_referral_missing_only_optional_fields_is_sent_on(store: WorkbenchStore) -> None:
+    triage = desk(store)
+    body = parse_referral(referral_json())
+    del body["child"]["date_of_birth"]
+    del body["exploitation"]
+    await triage.on_referral(_received(str(REFERRAL), body))
+    [item] = store.items()
+    decided = await triage.decide(item.item_id, TriageDecision.parse("intervention", str(CHARITY)), by="officer.one")
+    assert decided.onward_message_id is not None
+    assert isinstance(triage._sender, FakeSender)
+    [sent] = triage._sender.sent
+    assert sent["body"]["child"]["given_name"] == "Testy"
+    assert sent["body"]["child"].get("date_of_birth") is None
+
+
+def test_an_unreadable_public_referral_is_an_inbox_item_with_its_reference_and_reason(store: WorkbenchStore) -> None:
+    triage = desk(store)
+    at = dt.datetime(2026, 11, 20, 9, tzinfo=dt.UTC)
+    item = triage.receive_unreadable(
+        reason="intake.key_unknown", received_at=at, reference="OD-TESTUNRD", sealed='{"v":1}'
+    )
+    again = triage.receive_unreadable(reason="intake.key_unknown", received_at=at, reference="OD-TESTUNRD")
+    assert again.item_id == item.item_id, "stored once however often read"
+    assert (item.kind, item.status, item.reference) == ("unreadable", "unreadable", "OD-TESTUNRD")
+    assert item.title == "Unreadable referral OD-TESTUNRD"
+    assert item.body["reason"] == "intake.key_unknown"
+    assert item.received_at == at
+    with pytest.raises(ValidationFailed) as refused:
+        triage.plan(item, TriageDecision.parse("intervention", str(CHARITY)))
+    assert refused.value.code == "triage.not_a_referral"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from connectors.workbench import security
-from connectors.workbench.security import Sessions, SignInLimiter, load_or_create_secret, same_token
+from connectors.workbench.security import Sessions, load_or_create_secret, same_token, sign_in_limiter
 from connectors.workbench.store import WorkbenchStore
 
 
@@ -66,15 +66,34 @@ def test_the_sign_in_form_token_is_bound_to_its_cookie(store: WorkbenchStore) ->
 
 def test_failed_sign_ins_are_limited_per_key_within_a_window() -> None:
     clock = [0.0]
-    limiter = SignInLimiter(attempts=3, window_s=60, clock=lambda: clock[0])
+    limiter = sign_in_limiter(attempts=3, window_s=60, clock=lambda: clock[0])
     for _ in range(3):
         assert limiter.allowed("user:a", "address:1")
-        limiter.failed("user:a", "address:1")
+        limiter.record("user:a", "address:1")
     assert not limiter.allowed("user:a", "address:2"), "the username is locked whatever the address"
     assert not limiter.allowed("user:b", "address:1"), "the address is locked whatever the username"
     assert limiter.allowed("user:b", "address:2")
     clock[0] = 61.0
     assert limiter.allowed("user:a", "address:1"), "the window passed"
+    limiter.record("user:c", "address:9")
+    limiter.reset("user:c")
+    assert limiter.count("user:c") == 0, "a good sign-in forgets the username's failures"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["é", "1.é", "é.é", "caf\u00e9." + "0" * 64, "\u2603", "a.\U0001f600"],
+)
+def test_non_ascii_cookies_and_tokens_are_refused_not_crashed_on(store: WorkbenchStore, value: str) -> None:
+    # hmac.compare_digest raises TypeError on non-ASCII str: these must be a plain "no".
+    sessions = Sessions(store, b"k" * 32, idle_s=60, absolute_s=300)
+    nonce, token = sessions.presession_token()
+    assert sessions.resolve(value) is None
+    assert not sessions.presession_ok(value, token)
+    assert not sessions.presession_ok(nonce, value)
+    assert not sessions.presession_ok(value, value)
+    assert not same_token(value, token)
+    assert not same_token(token, value)
 
 
 def test_the_secret_is_made_once_and_private(tmp_path: Path) -> None:

@@ -59,6 +59,26 @@ def test_first_view_and_one_decision(store: WorkbenchStore) -> None:
         store.item("no-such-item")
 
 
+def test_a_claim_is_taken_once_and_given_back_or_finished(store: WorkbenchStore) -> None:
+    item, _ = store.add_item(_item("public:OD-2", 1000))
+    claimed = store.claim(item.item_id, "officer.one", 5000)
+    assert (claimed.status, claimed.decided_at_ms, claimed.decided_by) == ("deciding", 5000, "officer.one")
+    with pytest.raises(Conflict) as taken:
+        store.claim(item.item_id, "officer.two", 5001)
+    assert taken.value.code == "triage.already_decided"
+    with pytest.raises(Conflict):
+        store.record_decision(item.item_id, Decided("intervention", "x", None, "officer.two", None, 5001))
+    assert not store.release(item.item_id, 5001), "only the claim's own time releases it"
+    assert store.release(item.item_id, 5000)
+    assert store.item(item.item_id).status == "received"
+    store.claim(item.item_id, "officer.two", 6000)
+    done = store.record_decision(item.item_id, Decided("intervention", "x", None, "officer.two", "m-1", 6000))
+    assert (done.status, done.decision_target, done.onward_message_id) == ("triaged", "x", "m-1")
+    assert not store.release(item.item_id, 6000), "a recorded decision is not given back"
+    with pytest.raises(NotFound):
+        store.claim("no-such-item", "officer.one", 1)
+
+
 def test_the_timeline_is_one_subject_in_the_order_things_happened(store: WorkbenchStore) -> None:
     store.add_item(_item("message:late", 100, kind="alert", token="st1_x", occurred=50))
     store.add_item(_item("message:early", 200, kind="alert", token="st1_x", occurred=10))

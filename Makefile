@@ -30,11 +30,12 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-$(GOVUK_STATIC)/.copied: node_modules/.package-lock.json
+$(GOVUK_STATIC)/.copied: node_modules/.package-lock.json onedoor/govuk/brand.css
 	rm -rf $(GOVUK_STATIC)
 	mkdir -p $(GOVUK_STATIC)
 	cp $(GOVUK_DIST)/govuk-frontend.min.css $(GOVUK_DIST)/govuk-frontend.min.js $(GOVUK_STATIC)/
 	cp -R $(GOVUK_DIST)/assets/. $(GOVUK_STATIC)/
+	cp onedoor/govuk/brand.css $(GOVUK_STATIC)/onedoor-brand.css
 	touch $@
 
 assets: $(GOVUK_STATIC)/.copied ## GOV.UK Frontend (pinned in package-lock.json) into onedoor/govuk/static, axe-core for page tests

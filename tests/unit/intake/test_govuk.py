@@ -36,6 +36,16 @@ def test_the_layout_is_a_govuk_page(tmp_path: Path) -> None:
     assert '<script nonce="n0nce">' in html  # GOV.UK's one-line js-enabled switch, allowed by the CSP nonce
     assert '<script type="module" src="/x.js"></script>' in html
     assert "&lt;b&gt;escaped&lt;/b&gt;" in html
+    # Not a GOV.UK service: no crown, coat of arms or Open Government Licence mark, and our own
+    # stylesheet replaces the GDS Transport typeface (reserved for GOV.UK) with Arial.
+    assert "/onedoor-brand.css" in html
+    for reserved in ("govuk-header__logotype", "govuk-footer__crown", "govuk-footer__copyright-logo", "licence-logo"):
+        assert reserved not in html, reserved
+
+
+def test_the_brand_stylesheet_replaces_the_govuk_typeface() -> None:
+    css = (Path(govuk.__file__).parent / "brand.css").read_text()
+    assert "font-family: arial, sans-serif !important" in css
 
 
 def test_the_policy_allows_only_our_own_scripts() -> None:

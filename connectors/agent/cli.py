@@ -25,6 +25,7 @@ from connectors.agent.runtime import running_connector
 from connectors.status.index import write_records
 from connectors.status.synthetic import known_victim, synthetic_records
 from connectors.workbench.cli import app as user_app
+from connectors.workbench.cli import audit as workbench_audit
 from onedoor.cli_http import fail, request
 from onedoor.envelope.keys import create_private_file
 from onedoor.errors import OneDoorError
@@ -43,6 +44,7 @@ app = typer.Typer(
 )
 
 app.add_typer(user_app, name="user")
+app.command(name="audit")(workbench_audit)
 
 ClientFactory = Callable[[str, str], httpx.Client]
 """``(connector URL, bearer token) -> client``."""

@@ -2,7 +2,8 @@
 
 For the agency's own systems and ``onedoor referral submit`` / ``onedoor triage list|show|decide``.
 Behind the same bearer token as the rest of the API. Referral bodies leave this process only
-sealed, through the connector; a 422 names the field, never its value.
+sealed, through the connector; a 422 names the field, never its value. Opening a referral and
+every decision attempt are audited in the workbench's audit trail as ``api``.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from connectors.triage.decision import TriageDecision
 from connectors.triage.desk import TriageDesk
+from connectors.workbench.audit import API
 from connectors.workbench.store import Item
 from onedoor.errors import Unavailable
 
@@ -120,7 +121,7 @@ async def list_referrals(request: Request, limit: Annotated[int, Query(ge=1, le=
 async def show_referral(request: Request, item_id: ItemId) -> ItemOut:
     """One referral with its body (decrypted here; it never leaves the connector unsealed)."""
     desk = _desk(request)
-    return ItemOut.of(await desk.opened(item_id), with_body=True)
+    return ItemOut.of(await desk.opened(item_id, by=API), with_body=True)
 
 
 @router.post("/triage/referrals/{item_id}/decision", tags=["triage"])
@@ -130,5 +131,8 @@ async def decide_referral(request: Request, item_id: ItemId, body: DecisionIn) -
     Errors: ``triage.no_agreement`` (names the service; nothing sent), ``triage.reason_required``,
     ``triage.service_required``, ``triage.already_decided``.
     """
-    decision = TriageDecision.parse(body.decision, body.service, body.reason)
-    return ItemOut.of(await _desk(request).decide(item_id, decision, by=body.by))
+    # Audited (``triage.decide``) as ``api``: ``by`` is what the caller says, not who it proved to be.
+    decided = await _desk(request).decide_entered(
+        item_id, body.decision, body.service, body.reason, by=body.by, actor=API
+    )
+    return ItemOut.of(decided)

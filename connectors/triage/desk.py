@@ -14,6 +14,11 @@ from async methods run in a worker thread, off the connector's event loop.
 A public referral that cannot be opened (an intake key the desk no longer holds, a corrupt
 record, a form that does not validate) becomes an ``unreadable`` inbox item naming its
 reference and the reason code, so nothing is lost silently.
+
+Every opening of an item (``opened``) and every decision attempt (``decide``, ``decide_entered``)
+appends a line to the workbench's audit trail (``connectors.workbench.audit``) naming who, the
+item and the outcome, before anything is returned: the workbench pages and the REST API both
+come through here, so each is recorded once.
 """
 
 from __future__ import annotations
@@ -49,11 +54,12 @@ from connectors.triage.referral import (
     referral_schema,
     to_json,
 )
+from connectors.workbench.audit import DECIDE, ITEM_VIEWED, SEND_FAILED, AuditTrail, Outcome
 from connectors.workbench.store import Decided, Item, NewItem, WorkbenchStore, now_ms
 from consent.contract import TaggedContract
 from onedoor.envelope.header import Header
 from onedoor.envelope.intake_form import PublicReferralForm
-from onedoor.errors import Conflict, Forbidden, OneDoorError, ValidationFailed
+from onedoor.errors import Conflict, Forbidden, NotFound, OneDoorError, ValidationFailed
 from onedoor.ids import AgencyId, Purpose, SubjectToken
 from onedoor.logging import get_logger
 
@@ -148,6 +154,8 @@ class TriageDesk:
         self.agencies = agencies
         self.may_send = may_send
         self._progress = progress
+        self.audit = AuditTrail(store)
+        """The workbench's audit trail (in ``store``)."""
 
     @property
     def is_triage(self) -> bool:
@@ -291,9 +299,27 @@ class TriageDesk:
         log.info("triage.referral_submitted", message_id=header.message_id, recipient=desks[0])
         return header
 
-    async def opened(self, item_id: str) -> Item:
-        """The item was opened by a member of staff; the first opening of a public referral is progress."""
-        item = await asyncio.to_thread(self.store.item, item_id)
+    async def opened(self, item_id: str, *, by: str, address_fp: str | None = None) -> Item:
+        """The item was opened by ``by`` (audited); the first opening of a public referral is progress.
+
+        Raises:
+            NotFound: ``workbench.item_not_found`` (audited as refused).
+        """
+        try:
+            item = await asyncio.to_thread(self.store.item, item_id)
+        except NotFound as exc:
+            await self.audit.record(
+                ITEM_VIEWED, Outcome.REFUSED, actor=by, item_id=item_id, reason_code=exc.code, address_fp=address_fp
+            )
+            raise
+        await self.audit.record(
+            ITEM_VIEWED,
+            Outcome.PERMIT,
+            actor=by,
+            item_id=item.item_id,
+            subject_token=item.subject_token,
+            address_fp=address_fp,
+        )
         first = await asyncio.to_thread(self.store.mark_viewed, item_id, now_ms())
         if first and item.kind == "referral" and item.reference and item.decided_at_ms is None:
             await self._report(item.reference, Progress.BEING_HANDLED)
@@ -321,8 +347,44 @@ class TriageDesk:
         body = parse_referral(item.body)
         return plan(decision, body, me=self.me, agencies=self.agencies, may_send=self.may_send)
 
-    async def decide(self, item_id: str, decision: TriageDecision, *, by: str) -> Item:
+    async def decide_entered(
+        self,
+        item_id: str,
+        kind: str | None,
+        service: str | None,
+        reason: str | None,
+        *,
+        by: str,
+        actor: str | None = None,
+        address_fp: str | None = None,
+    ) -> Item:
+        """``decide`` from form or JSON input (``TriageDecision.parse``); an invalid one is audited as refused.
+
+        Raises:
+            TriageInvalid: ``triage.kind_required``, ``triage.reason_required``... and as ``decide``.
+        """
+        try:
+            decision = TriageDecision.parse(kind, service, reason)
+        except TriageInvalid as exc:
+            await self.audit.record(
+                DECIDE, Outcome.REFUSED, actor=actor or by, item_id=item_id, reason_code=exc.code, address_fp=address_fp
+            )
+            raise
+        return await self.decide(item_id, decision, by=by, actor=actor, address_fp=address_fp)
+
+    async def decide(
+        self,
+        item_id: str,
+        decision: TriageDecision,
+        *,
+        by: str,
+        actor: str | None = None,
+        address_fp: str | None = None,
+    ) -> Item:
         """Claim the item, send the decision's onward message, record it; a failed send releases the claim.
+
+        The attempt is audited (``triage.decide``: ``ok``, or ``refused`` with the error's code) as
+        ``actor`` (``by`` unless given: the REST API records ``api`` whoever it says decided).
 
         Raises:
             TriageInvalid: ``triage.*`` (``triage.no_agreement`` names the service,
@@ -330,6 +392,32 @@ class TriageDesk:
             Conflict: ``triage.already_decided`` (also when another decision about it is being sent now).
             NotFound: ``workbench.item_not_found``.
         """
+        who = actor or by
+        try:
+            decided, progress = await self._decide(item_id, decision, by=by)
+        except OneDoorError as exc:
+            await self.audit.record(
+                DECIDE, Outcome.REFUSED, actor=who, item_id=item_id, reason_code=exc.code, address_fp=address_fp
+            )
+            raise
+        except Exception:
+            await self.audit.record(
+                DECIDE, Outcome.REFUSED, actor=who, item_id=item_id, reason_code=SEND_FAILED, address_fp=address_fp
+            )
+            raise
+        await self.audit.record(
+            DECIDE,
+            Outcome.OK,
+            actor=who,
+            item_id=item_id,
+            subject_token=decided.subject_token,
+            address_fp=address_fp,
+        )
+        if decided.reference:
+            await self._report(decided.reference, progress)
+        return decided
+
+    async def _decide(self, item_id: str, decision: TriageDecision, *, by: str) -> tuple[Item, Progress]:
         item = await asyncio.to_thread(self.store.item, item_id)
         chosen = self.plan(item, decision)
         claimed_at = now_ms()
@@ -361,9 +449,7 @@ class TriageDesk:
             onward_message_id=onward_id,
             time_to_triage_ms=decided.time_to_triage_ms,
         )
-        if item.reference:
-            await self._report(item.reference, chosen.progress)
-        return decided
+        return decided, chosen.progress
 
     async def _send_onward(self, item: Item, chosen: TriagePlan) -> str | None:
         onward_id = None

@@ -94,6 +94,10 @@ class Sessions:
         """Sign out."""
         self._store.end_session(session.id_hash)
 
+    def fingerprint(self, address: str) -> str:
+        """A keyed fingerprint of a client's address for the audit trail (16 hex characters, never the address)."""
+        return self._sign("address:" + address)[:16]
+
     def presession_token(self) -> tuple[str, str]:
         """A fresh ``(cookie value, form token)`` pair for the sign-in form."""
         nonce = secrets.token_urlsafe(24)

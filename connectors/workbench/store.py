@@ -3,11 +3,15 @@
 Plaintext lives only here, in the agency's own connector: a SQLite file in the connector's
 data directory by default (``sqlite:///.../workbench.sqlite3``), or PostgreSQL. Synchronous
 SQLAlchemy: every call is one short transaction.
+
+The audit trail (``append_audit``, ``audit_trail``) is append-only: the store has no call that
+changes or removes a row, and the table refuses UPDATE and DELETE (``models.AuditRow``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -19,13 +23,21 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from connectors.workbench.models import Base, InboxRow, SessionRow, UserRow
+from connectors.workbench.models import AuditRow, Base, InboxRow, SessionRow, UserRow
 from onedoor.db import make_engine, make_session_factory, transaction
 from onedoor.errors import Conflict, NotFound
+from onedoor.ids import SubjectToken
 
 DECIDING: Final = "deciding"
 """An item's status while its decision's onward message is being sent (``WorkbenchStore.claim``)."""
 ALREADY_DECIDED: Final = "triage.already_decided"
+OUTCOMES: Final = frozenset({"permit", "deny", "ok", "refused"})
+"""An audit row's outcomes: an authorization decision (``permit``/``deny``) or an action's result."""
+MAX_AUDIT_ROWS: Final = 10_000
+_CODE: Final = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
+_ACTOR: Final = re.compile(r"[a-z0-9][a-z0-9._@:-]{1,62}[a-z0-9]")
+_ITEM_ID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_HEX: Final = re.compile(r"[0-9a-f]{8,64}")
 
 
 def now_ms() -> int:
@@ -153,6 +165,90 @@ class SignedIn:
     csrf: str
     created_at_ms: int
     last_seen_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One line to append to the audit trail.
+
+    Only values of their expected form are kept: an item id that is not a UUID, a subject token
+    that is not one, an actor that is not a username (or ``api``) is stored as null, so text
+    typed into a URL or a form (a name, a password) can never reach the trail.
+
+    Raises:
+        ValueError: an ``action`` that is not a dotted code or an unknown ``outcome`` (a bug).
+    """
+
+    action: str
+    """A stable dotted code (``workbench.item_viewed``, ``triage.decide``...)."""
+    outcome: str
+    """``permit``, ``deny``, ``ok`` or ``refused``."""
+    actor: str | None = None
+    """The signed-in username, ``api``, or ``None`` when unknown."""
+    item_id: str | None = None
+    subject_token: str | None = None
+    reason_code: str | None = None
+    """Why it was denied or refused (an error code), or ``None``."""
+    request_id: str | None = None
+    address_fp: str | None = None
+    """A keyed fingerprint of the client's address (``Sessions.fingerprint``)."""
+
+    def __post_init__(self) -> None:
+        if not _CODE.fullmatch(self.action):
+            raise ValueError("an audit action is a dotted code")
+        if self.outcome not in OUTCOMES:
+            raise ValueError("an audit outcome is permit, deny, ok or refused")
+        checks = (
+            ("actor", _ACTOR),
+            ("item_id", _ITEM_ID),
+            ("subject_token", SubjectToken.pattern),
+            ("reason_code", _CODE),
+            ("request_id", _HEX),
+            ("address_fp", _HEX),
+        )
+        for name, pattern in checks:
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, str) and pattern.fullmatch(value)):
+                object.__setattr__(self, name, None)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One stored line of the audit trail."""
+
+    id: int
+    at_ms: int
+    action: str
+    outcome: str
+    actor: str | None
+    item_id: str | None
+    subject_token: str | None
+    reason_code: str | None
+    request_id: str | None
+    address_fp: str | None
+
+    @property
+    def at(self) -> datetime:
+        """When (UTC)."""
+        found = as_datetime(self.at_ms)
+        assert found is not None  # noqa: S101 - never null
+        return found
+
+    @classmethod
+    def of(cls, row: AuditRow) -> AuditRecord:
+        """From its row."""
+        return cls(
+            id=row.id,
+            at_ms=row.at_ms,
+            action=row.action,
+            outcome=row.outcome,
+            actor=row.actor,
+            item_id=row.item_id,
+            subject_token=row.subject_token,
+            reason_code=row.reason_code,
+            request_id=row.request_id,
+            address_fp=row.address_fp,
+        )
 
 
 class WorkbenchStore:
@@ -376,3 +472,35 @@ class WorkbenchStore:
         """Forget the session (sign-out or expiry)."""
         with self._tx() as session:
             session.execute(delete(SessionRow).where(SessionRow.id_hash == id_hash))
+
+    # Audit trail (append-only)
+
+    def append_audit(self, entry: AuditEntry, at_ms: int | None = None) -> AuditRecord:
+        """Append one line to the audit trail (now, unless ``at_ms`` is given)."""
+        row = AuditRow(
+            at_ms=now_ms() if at_ms is None else at_ms,
+            actor=entry.actor,
+            action=entry.action,
+            outcome=entry.outcome,
+            item_id=entry.item_id,
+            subject_token=entry.subject_token,
+            reason_code=entry.reason_code,
+            request_id=entry.request_id,
+            address_fp=entry.address_fp,
+        )
+        with self._tx() as session:
+            session.add(row)
+            session.flush()
+            return AuditRecord.of(row)
+
+    def audit_trail(
+        self, *, limit: int = 200, item_id: str | None = None, subject_token: str | None = None
+    ) -> list[AuditRecord]:
+        """The newest ``limit`` lines (at most ``MAX_AUDIT_ROWS``), newest first; about one item or token if given."""
+        query = select(AuditRow).order_by(AuditRow.id.desc()).limit(max(1, min(limit, MAX_AUDIT_ROWS)))
+        if item_id is not None:
+            query = query.where(AuditRow.item_id == item_id)
+        if subject_token is not None:
+            query = query.where(AuditRow.subject_token == subject_token)
+        with self._tx() as session:
+            return [AuditRecord.of(r) for r in session.scalars(query)]

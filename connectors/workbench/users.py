@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
+from connectors.workbench.audit import ACCOUNT_DISABLED, UNKNOWN_USER, WRONG_PASSWORD
 from connectors.workbench.store import WorkbenchStore
 from onedoor.errors import ValidationFailed
 
@@ -34,11 +35,18 @@ class Role(StrEnum):
     """Reads referrals and alerts and acts on those routed to the agency."""
     VIEWER = "viewer"
     """Reads only: may never decide."""
+    AUDITOR = "auditor"
+    """Reads, and reads the audit trail (``/workbench/audit``): may never decide."""
 
     @property
     def can_decide(self) -> bool:
         """Whether this role may record a decision."""
-        return self is not Role.VIEWER
+        return self in (Role.TRIAGE_OFFICER, Role.CASE_WORKER)
+
+    @property
+    def can_audit(self) -> bool:
+        """Whether this role may read the audit trail."""
+        return self is Role.AUDITOR
 
 
 def hash_password(password: str) -> str:
@@ -83,6 +91,18 @@ class StaffMember:
     role: Role
 
 
+@dataclass(frozen=True, slots=True)
+class SignInCheck:
+    """What a password check found, for the audit trail (the person is told only "incorrect")."""
+
+    member: StaffMember | None
+    """The member of staff, when the sign-in is good."""
+    actor: str | None
+    """The account's username when it exists (even if the check failed), else ``None``."""
+    reason_code: str | None
+    """``workbench.unknown_user``, ``workbench.wrong_password`` or ``workbench.account_disabled``."""
+
+
 class Staff:
     """Staff accounts in the workbench store."""
 
@@ -115,13 +135,24 @@ class Staff:
 
     def authenticate(self, username: str, password: str) -> StaffMember | None:
         """The member of staff if the password is right and the account is enabled, else ``None``."""
+        return self.check(username, password).member
+
+    def check(self, username: str, password: str) -> SignInCheck:
+        """Check a sign-in, saying why it failed (for the audit trail only)."""
         user = self._store.user(username.strip().lower())
         if user is None:
             verify_password(password, _DUMMY)  # the same cost as a real check
-            return None
-        if not verify_password(password, user.password_hash) or user.disabled:
-            return None
-        return StaffMember(user.username, Role(user.role))
+            return SignInCheck(None, None, UNKNOWN_USER)
+        if not verify_password(password, user.password_hash):
+            return SignInCheck(None, user.username, WRONG_PASSWORD)
+        if user.disabled:
+            return SignInCheck(None, user.username, ACCOUNT_DISABLED)
+        return SignInCheck(StaffMember(user.username, Role(user.role)), user.username, None)
+
+    def known(self, username: str) -> str | None:
+        """``username`` if such an account exists (so the audit trail names accounts, never typed text)."""
+        name = username.strip().lower()
+        return name if name and self._store.user(name) is not None else None
 
     def get(self, username: str) -> StaffMember | None:
         """An enabled account by name."""

@@ -14,6 +14,11 @@ the hub except through the connector (sealed messages) and the desk's progress s
 Password checks (scrypt, ~16 MB each) and every store call run in a worker thread
 (``run_in_threadpool``), never on the event loop the connector's inbox pump, intake reader and
 alert fan-out share.
+
+Audit: every sign-in (and why one failed), sign-out, refused CSRF token, opening of a referral
+or alert, timeline, look at the audit trail and decision attempt is a line in the workbench's
+audit trail (``connectors.workbench.audit``), written before the page is returned. Auditors
+(role ``auditor``) read it at ``/workbench/audit``.
 """
 
 from __future__ import annotations
@@ -30,8 +35,25 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from jinja2 import Environment
 from starlette.concurrency import run_in_threadpool
 
-from connectors.triage.decision import CHILDREN_SERVICES, DecisionKind, TriageDecision, TriageInvalid, service_options
+from connectors.triage.decision import CHILDREN_SERVICES, DecisionKind, TriageInvalid, service_options
 from connectors.triage.desk import UNREADABLE, TriageDesk
+from connectors.workbench.audit import (
+    AUDIT_VIEWED,
+    CSRF_REFUSED,
+    DECIDE,
+    ITEM_VIEWED,
+    NOT_SIGNED_IN,
+    NOT_TRIAGE_DESK,
+    ROLE_CANNOT_AUDIT,
+    ROLE_CANNOT_DECIDE,
+    SIGN_IN,
+    SIGN_IN_INCOMPLETE,
+    SIGN_IN_LIMITED,
+    SIGN_OUT,
+    TIMELINE_VIEWED,
+    AuditTrail,
+    Outcome,
+)
 from connectors.workbench.security import Session, Sessions, same_token
 from connectors.workbench.store import Item
 from connectors.workbench.users import Staff, StaffMember
@@ -47,6 +69,8 @@ SESSION_COOKIE: Final = "onedoor_wb_session"
 SIGNIN_COOKIE: Final = "onedoor_wb_signin"
 TEMPLATES: Final = Path(__file__).with_name("templates")
 SCRIPT: Final = Path(__file__).with_name("static") / "workbench.js"
+AUDIT_PAGE_ROWS: Final = 200
+"""How many of the newest audit lines ``/workbench/audit`` shows."""
 _UNREADABLE_REASONS: Final = {
     "intake.key_unknown": "It was sealed to an intake key this desk no longer holds",
     "intake.undecryptable": "It does not decrypt with this desk's intake key: altered in transit or corrupt",
@@ -86,6 +110,21 @@ class Workbench:
     def agency_name(self) -> str:
         """The agency's display name."""
         return self.desk.agency_name(self.desk.me)
+
+    @property
+    def audit(self) -> AuditTrail:
+        """The audit trail (in the desk's store)."""
+        return self.desk.audit
+
+
+def _address_fp(wb: Workbench, request: Request) -> str:
+    return wb.sessions.fingerprint(request.client.host if request.client else "unknown")
+
+
+async def _known(wb: Workbench, username: str) -> str | None:
+    # The audit trail names an account only when it exists: typed text (a password in the
+    # username box) never reaches it.
+    return await run_in_threadpool(wb.staff.known, username) if username else None
 
 
 def _when(ms: int | None) -> str:
@@ -248,27 +287,39 @@ async def sign_in(request: Request) -> Response:
     """Check the username and password; start a session."""
     wb = _workbench(request)
     form = await request.form()
+    address = request.client.host if request.client else "unknown"
+    fp = wb.sessions.fingerprint(address)
     if not wb.sessions.presession_ok(request.cookies.get(SIGNIN_COOKIE), _text(form.get("csrf_token"))):
+        log.warning("workbench.csrf_refused")
+        await wb.audit.record(SIGN_IN, Outcome.DENY, reason_code=CSRF_REFUSED, address_fp=fp)
         return _problem(wb, 403, "Your sign-in form expired", "Go back, reload the sign-in page and try again.")
     username = (_text(form.get("username")) or "").strip().lower()[:64]
     password = _text(form.get("password")) or ""
-    address = request.client.host if request.client else "unknown"
     keys = (f"user:{username}", f"address:{address}")
     if not wb.limiter.allowed(*keys):
         log.warning("workbench.sign_in_limited")
+        actor = await _known(wb, username)
+        await wb.audit.record(SIGN_IN, Outcome.DENY, actor=actor, reason_code=SIGN_IN_LIMITED, address_fp=fp)
         return _sign_in_form(
             wb, status=429, error="Too many failed attempts. Wait 15 minutes, then try again.", username=username
         )
     if not username or not password:
+        actor = await _known(wb, username)
+        await wb.audit.record(SIGN_IN, Outcome.DENY, actor=actor, reason_code=SIGN_IN_INCOMPLETE, address_fp=fp)
         return _sign_in_form(wb, status=400, error="Enter your username and password", username=username)
     # scrypt and the store: in a worker thread, so sign-ins never stall the connector's loop.
-    staff = await run_in_threadpool(wb.staff.authenticate, username, password)
+    checked = await run_in_threadpool(wb.staff.check, username, password)
+    staff = checked.member
     if staff is None:
         wb.limiter.record(*keys)
-        log.info("workbench.sign_in_failed")
+        log.info("workbench.sign_in_failed", code=checked.reason_code)
+        await wb.audit.record(
+            SIGN_IN, Outcome.DENY, actor=checked.actor, reason_code=checked.reason_code, address_fp=fp
+        )
         return _sign_in_form(wb, status=401, error="Enter a correct username and password", username=username)
     wb.limiter.reset(keys[0])
     cookie, _session = await run_in_threadpool(wb.sessions.start, staff.username)
+    await wb.audit.record(SIGN_IN, Outcome.PERMIT, actor=staff.username, address_fp=fp)
     log.info("workbench.signed_in", role=staff.role.value)
     response = _redirect(f"{PREFIX}/inbox")
     response.set_cookie(
@@ -290,10 +341,16 @@ async def sign_out(request: Request) -> Response:
     wb = _workbench(request)
     found = await _signed_in(request, wb)
     if found is not None:
+        fp = _address_fp(wb, request)
         form = await request.form()
         if not same_token(_text(form.get("csrf_token")), found[0].csrf):
+            log.warning("workbench.csrf_refused")
+            await wb.audit.record(
+                CSRF_REFUSED, Outcome.DENY, actor=found[1].username, reason_code=SIGN_OUT, address_fp=fp
+            )
             return _problem(wb, 403, "Your form expired", "Reload the page and try again.", found)
         await run_in_threadpool(wb.sessions.end, found[0])
+        await wb.audit.record(SIGN_OUT, Outcome.OK, actor=found[1].username, address_fp=fp)
     response = _redirect(f"{PREFIX}/sign-in")
     response.delete_cookie(SESSION_COOKIE, path=PREFIX)
     return response
@@ -314,11 +371,14 @@ async def inbox(request: Request) -> Response:
 async def item_page(request: Request, item_id: str) -> Response:
     """One referral or alert, decrypted; the triage form when it can still be decided."""
     wb = _workbench(request)
+    fp = _address_fp(wb, request)
     found = await _signed_in(request, wb)
     if found is None:
+        await wb.audit.record(ITEM_VIEWED, Outcome.DENY, item_id=item_id, reason_code=NOT_SIGNED_IN, address_fp=fp)
         return _redirect(f"{PREFIX}/sign-in")
     try:
-        item = await wb.desk.opened(item_id[:64])
+        # Audited in the desk (``workbench.item_viewed``), as the REST API's openings are.
+        item = await wb.desk.opened(item_id[:64], by=found[1].username, address_fp=fp)
     except NotFound:
         return _problem(wb, 404, "Not found", "There is no such referral or alert in your inbox.", found)
     done = request.query_params.get("done") == "1"
@@ -329,27 +389,40 @@ async def item_page(request: Request, item_id: str) -> Response:
 async def decide(request: Request, item_id: str) -> Response:  # noqa: PLR0911 - one page per outcome
     """Record a triage decision; its onward message goes out under the agreements."""
     wb = _workbench(request)
+    fp = _address_fp(wb, request)
     found = await _signed_in(request, wb)
     if found is None:
+        await wb.audit.record(DECIDE, Outcome.DENY, item_id=item_id, reason_code=NOT_SIGNED_IN, address_fp=fp)
         return _redirect(f"{PREFIX}/sign-in")
     session, staff = found
     form = await request.form()
     if not same_token(_text(form.get("csrf_token")), session.csrf):
         log.warning("workbench.csrf_refused")
+        await wb.audit.record(
+            CSRF_REFUSED, Outcome.DENY, actor=staff.username, item_id=item_id, reason_code=DECIDE, address_fp=fp
+        )
         return _problem(wb, 403, "Your form expired", "Reload the page and try again.", found)
     if not staff.role.can_decide or not wb.desk.is_triage:
         log.warning("workbench.decision_forbidden", role=staff.role.value)
+        why = ROLE_CANNOT_DECIDE if not staff.role.can_decide else NOT_TRIAGE_DESK
+        await wb.audit.record(
+            DECIDE, Outcome.DENY, actor=staff.username, item_id=item_id, reason_code=why, address_fp=fp
+        )
         return _problem(wb, 403, "You cannot record triage decisions", "Ask a triage officer to decide.", found)
+    await wb.audit.record(DECIDE, Outcome.PERMIT, actor=staff.username, item_id=item_id, address_fp=fp)
     try:
         item = await run_in_threadpool(wb.desk.store.item, item_id[:64])
-    except NotFound:
+    except NotFound as exc:
+        await wb.audit.record(
+            DECIDE, Outcome.REFUSED, actor=staff.username, item_id=item_id, reason_code=exc.code, address_fp=fp
+        )
         return _problem(wb, 404, "Not found", "There is no such referral or alert in your inbox.", found)
     chosen = _text(form.get("decision"))
     target = _text(form.get("authority")) if chosen == DecisionKind.INTELLIGENCE else _text(form.get("service"))
     entered = {"decision": chosen, "service": target, "reason": _text(form.get("reason"))}
     try:
-        decision = TriageDecision.parse(chosen, target, entered["reason"])
-        await wb.desk.decide(item.item_id, decision, by=staff.username)
+        # Audited in the desk (``triage.decide`` ok, or refused with its code), as the REST API's are.
+        await wb.desk.decide_entered(item.item_id, chosen, target, entered["reason"], by=staff.username, address_fp=fp)
     except TriageInvalid as exc:
         anchor = {"service": "authority" if chosen == DecisionKind.INTELLIGENCE else "service"}.get(
             exc.field, exc.field
@@ -366,13 +439,49 @@ async def decide(request: Request, item_id: str) -> Response:  # noqa: PLR0911 -
 async def timeline(request: Request, subject_token: str) -> Response:
     """Every alert about one young person (one subject token), in time order."""
     wb = _workbench(request)
+    fp = _address_fp(wb, request)
+    token = subject_token[:100]
     found = await _signed_in(request, wb)
     if found is None:
+        await wb.audit.record(
+            TIMELINE_VIEWED, Outcome.DENY, subject_token=token, reason_code=NOT_SIGNED_IN, address_fp=fp
+        )
         return _redirect(f"{PREFIX}/sign-in")
-    token = subject_token[:100]
+    await wb.audit.record(TIMELINE_VIEWED, Outcome.PERMIT, actor=found[1].username, subject_token=token, address_fp=fp)
     alerts = await run_in_threadpool(wb.desk.store.timeline, token)
     return _render(
         wb, "workbench/timeline.html", signed_in=found, page_title="Alert timeline", subject_token=token, alerts=alerts
+    )
+
+
+@router.get("/audit")
+async def audit_page(request: Request) -> Response:
+    """The newest lines of the audit trail (``?item=`` for one item's): auditors only."""
+    wb = _workbench(request)
+    fp = _address_fp(wb, request)
+    found = await _signed_in(request, wb)
+    if found is None:
+        await wb.audit.record(AUDIT_VIEWED, Outcome.DENY, reason_code=NOT_SIGNED_IN, address_fp=fp)
+        return _redirect(f"{PREFIX}/sign-in")
+    staff = found[1]
+    if not staff.role.can_audit:
+        log.warning("workbench.audit_forbidden", role=staff.role.value)
+        await wb.audit.record(
+            AUDIT_VIEWED, Outcome.DENY, actor=staff.username, reason_code=ROLE_CANNOT_AUDIT, address_fp=fp
+        )
+        return _problem(wb, 403, "You cannot read the audit trail", "Ask an auditor.", found)
+    item_id = (request.query_params.get("item") or "").strip()[:64] or None
+    await wb.audit.record(AUDIT_VIEWED, Outcome.PERMIT, actor=staff.username, item_id=item_id, address_fp=fp)
+    lines = await run_in_threadpool(wb.audit.lines, limit=AUDIT_PAGE_ROWS, item_id=item_id)
+    return _render(
+        wb,
+        "workbench/audit.html",
+        signed_in=found,
+        page_title="Audit trail",
+        nav="audit",
+        lines=lines,
+        item_filter=item_id,
+        page_rows=AUDIT_PAGE_ROWS,
     )
 
 

@@ -182,6 +182,13 @@ async def _admin(bootstrap: str, request_seconds: float) -> AsyncIterator[Any]:
         raise _convert(exc) from exc
     except TimeoutError as exc:
         raise _Retry("request timed out") from exc
+    except AttributeError as exc:
+        # aiokafka's admin client dereferences the cluster's controller without checking it: a
+        # cluster still electing one (a KRaft quorum just started, or under load) answers
+        # metadata with no controller, and the call fails with an AttributeError on None.
+        if "nodeId" not in str(exc):
+            raise
+        raise _Retry("the cluster has no controller yet") from exc
     finally:
         await client.close()
 

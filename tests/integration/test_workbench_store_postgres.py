@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DatabaseError
 
-from connectors.workbench.store import Decided, NewItem, WorkbenchStore
+from connectors.workbench.store import AuditEntry, Decided, NewItem, WorkbenchStore
 from connectors.workbench.users import Staff
 from onedoor.errors import Conflict
 
@@ -48,5 +50,26 @@ def test_the_store_on_postgresql(postgres_database_url: str) -> None:
         assert staff.authenticate("officer.one", "a long fake password") is not None
         with pytest.raises(Conflict):
             staff.add("officer.one", "viewer", "a long fake password")
+    finally:
+        store.close()
+
+
+def test_the_audit_trail_on_postgresql_is_append_only(postgres_database_url: str) -> None:
+    store = WorkbenchStore(postgres_database_url).create()
+    try:
+        item = "0b8e6c1e-6a4f-4d3b-9a53-2f7d1c0e9a11"
+        store.append_audit(AuditEntry("workbench.sign_in", "permit", actor="officer.one"))
+        store.append_audit(AuditEntry("workbench.item_viewed", "permit", actor="officer.one", item_id=item))
+        assert [a.action for a in store.audit_trail()] == ["workbench.item_viewed", "workbench.sign_in"]
+        assert [a.action for a in store.audit_trail(item_id=item)] == ["workbench.item_viewed"]
+        with store._engine.connect() as connection:
+            with pytest.raises(DatabaseError, match="append-only"):
+                connection.execute(text("UPDATE workbench_audit SET outcome = 'deny'"))
+            connection.rollback()
+            with pytest.raises(DatabaseError, match="append-only"):
+                connection.execute(text("DELETE FROM workbench_audit"))
+            connection.rollback()
+        assert [a.outcome for a in store.audit_trail()] == ["permit", "permit"]
+        store.create()  # a restart: the tables (and the trigger) exist already
     finally:
         store.close()

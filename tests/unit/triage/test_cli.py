@@ -19,7 +19,7 @@ from connectors.agent.api import create_app
 from connectors.agent.notices import NoticeBoard
 from connectors.status import DisclosureLog
 from connectors.triage.desk import TriageDesk
-from connectors.workbench.store import WorkbenchStore
+from connectors.workbench.store import AuditEntry, WorkbenchStore
 from connectors.workbench.users import Staff
 from onedoor.cli import app
 from onedoor.envelope.intake_form import PublicReferralForm
@@ -248,5 +248,35 @@ def test_connector_user_add_from_stdin_and_from_a_prompt(tmp_path: Path) -> None
         "--password-stdin",
         stdin=password + "\n",
     )
+    assert code == 1
+    assert "connector.invalid_config" in err
+
+
+def test_connector_audit_prints_the_trail_newest_first(tmp_path: Path) -> None:
+    env = str(_env_file(tmp_path, "test-triage-desk"))
+    item = "0b8e6c1e-6a4f-4d3b-9a53-2f7d1c0e9a11"
+    store = WorkbenchStore(f"sqlite:///{tmp_path / 'workbench.sqlite3'}").create()
+    store.append_audit(AuditEntry("workbench.sign_in", "permit", actor="officer.one"), at_ms=1_700_000_000_000)
+    store.append_audit(AuditEntry("workbench.item_viewed", "permit", actor="officer.one", item_id=item))
+    store.append_audit(
+        AuditEntry(
+            "triage.decide", "deny", actor="viewer.one", item_id=item, reason_code="workbench.role_cannot_decide"
+        )
+    )
+    store.close()
+
+    code, out, err = _run("connector", "audit", "--connector", env)
+    assert code == 0, err
+    header, *lines = out.splitlines()
+    assert header.split("\t")[:4] == ["at", "actor", "action", "outcome"]
+    assert [line.split("\t")[2] for line in lines] == ["triage.decide", "workbench.item_viewed", "workbench.sign_in"]
+    assert lines[0].split("\t")[6] == "workbench.role_cannot_decide"
+    assert lines[2].startswith("2023-11-14T22:13:20.000Z\tofficer.one\t")
+
+    code, out, _ = _run("connector", "audit", "--connector", env, "--item", item, "--limit", "1")
+    assert code == 0
+    [_, only] = out.splitlines()
+    assert only.split("\t")[1:4] == ["viewer.one", "triage.decide", "deny"]
+    code, _, err = _run("connector", "audit", "--connector", str(tmp_path / "absent.env"))
     assert code == 1
     assert "connector.invalid_config" in err

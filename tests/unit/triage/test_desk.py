@@ -27,7 +27,7 @@ from consent.model import AccessLevel
 from consent.project import project
 from onedoor.envelope.header import Header
 from onedoor.envelope.intake_form import PublicReferralForm
-from onedoor.errors import Conflict, Forbidden, Unavailable, ValidationFailed
+from onedoor.errors import Conflict, Forbidden, NotFound, Unavailable, ValidationFailed
 from onedoor.ids import AgencyId, ContractName, CorrelationId, KeyId, MessageId, Purpose, SubjectToken
 from tests.unit.triage.world import (
     BOROUGH,
@@ -107,9 +107,9 @@ async def test_an_intervention_is_sent_then_recorded_with_its_time_to_triage(sto
     progress = FakeProgress()
     triage = desk(store, progress=progress)
     item = triage.receive_public(_public_form(), reference="OD-TESTDESK", received_at=dt.datetime.now(dt.UTC))
-    opened = await triage.opened(item.item_id)
+    opened = await triage.opened(item.item_id, by="officer.one")
     assert opened.viewed_at_ms is not None
-    await triage.opened(item.item_id)
+    await triage.opened(item.item_id, by="officer.one")
     assert progress.reports == [("OD-TESTDESK", "being-handled")], "only the first opening is progress"
 
     decided = await triage.decide(item.item_id, TriageDecision.parse("intervention", str(CHARITY)), by="officer.one")
@@ -140,6 +140,42 @@ async def test_no_agreement_sends_nothing_and_records_nothing(store: WorkbenchSt
     assert triage._sender.sent == []
     assert store.item(item.item_id).status == "received"
     assert store.item(item.item_id).decided_at_ms is None
+
+
+async def test_every_opening_and_decision_attempt_is_audited_once(store: WorkbenchStore) -> None:
+    triage = desk(store)
+    item = triage.receive_public(_public_form(), reference="OD-TESTAUD1", received_at=dt.datetime.now(dt.UTC))
+    await triage.opened(item.item_id, by="officer.one")
+    with pytest.raises(NotFound):
+        await triage.opened("Synthia Example", by="officer.one")
+    with pytest.raises(TriageInvalid):
+        await triage.decide_entered(item.item_id, "no-further-action", None, "", by="officer.one")
+    with pytest.raises(TriageInvalid):
+        await triage.decide_entered(item.item_id, "intervention", str(NO_AGREEMENT), None, by="officer.one")
+    await triage.decide_entered(item.item_id, "intelligence", None, None, by="someone", actor="api")
+    with pytest.raises(Conflict):
+        await triage.decide(item.item_id, TriageDecision.parse("intelligence"), by="officer.two")
+    lines = [(a.actor, a.action, a.outcome, a.item_id, a.reason_code) for a in reversed(store.audit_trail())]
+    assert lines == [
+        ("officer.one", "workbench.item_viewed", "permit", item.item_id, None),
+        ("officer.one", "workbench.item_viewed", "refused", None, "workbench.item_not_found"),
+        ("officer.one", "triage.decide", "refused", item.item_id, "triage.reason_required"),
+        ("officer.one", "triage.decide", "refused", item.item_id, "triage.no_agreement"),
+        ("api", "triage.decide", "ok", item.item_id, None),
+        ("officer.two", "triage.decide", "refused", item.item_id, "triage.already_decided"),
+    ], "a name typed as an item id is never stored; the REST API is audited as api, not as who it says"
+
+
+async def test_a_failed_send_is_audited_as_refused(store: WorkbenchStore) -> None:
+    triage = desk(store)
+    sender = SlowSender(DESK)
+    sender.fail = True
+    triage._sender = sender
+    item = triage.receive_public(_public_form(), reference="OD-TESTAUD2", received_at=dt.datetime.now(dt.UTC))
+    with pytest.raises(Unavailable):
+        await triage.decide(item.item_id, TriageDecision.parse("intervention", str(CHARITY)), by="officer.one")
+    [line] = store.audit_trail()
+    assert (line.action, line.outcome, line.reason_code) == ("triage.decide", "refused", "kafka.unreachable")
 
 
 async def test_no_further_action_closes_a_public_referral(store: WorkbenchStore) -> None:

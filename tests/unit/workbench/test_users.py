@@ -69,5 +69,19 @@ def test_a_username_is_taken_once(store: WorkbenchStore) -> None:
     assert refused.value.code == "workbench.user_exists"
 
 
-def test_only_a_viewer_cannot_decide() -> None:
-    assert [r for r in Role if not r.can_decide] == [Role.VIEWER]
+def test_viewers_and_auditors_cannot_decide_and_only_auditors_read_the_audit_trail() -> None:
+    assert [r for r in Role if not r.can_decide] == [Role.VIEWER, Role.AUDITOR]
+    assert [r for r in Role if r.can_audit] == [Role.AUDITOR]
+
+
+def test_a_failed_check_says_why_for_the_audit_trail_only(store: WorkbenchStore) -> None:
+    staff = Staff(store)
+    staff.add("officer.one", "triage-officer", PASSWORD)
+    good = staff.check("Officer.One", PASSWORD)
+    assert good.member is not None
+    assert (good.actor, good.reason_code) == ("officer.one", None)
+    assert staff.check("officer.one", "not the password") == (
+        type(good)(None, "officer.one", "workbench.wrong_password")
+    )
+    assert staff.check("nobody.here", PASSWORD) == type(good)(None, None, "workbench.unknown_user")
+    assert (staff.known("officer.one"), staff.known(PASSWORD), staff.known("")) == ("officer.one", None, None)

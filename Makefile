@@ -59,7 +59,7 @@ define run_pytest
 	$(BIN)/pytest $(1) $(PYTEST_ARGS) || { rc=$$?; [ $$rc -eq 5 ] && echo "pytest collected no tests: failing" >&2; exit $$rc; }
 endef
 
-test: lint typecheck kafka-jars ## Everything: lint, types, unit, integration (real Kafka, SQLite, PostgreSQL) and e2e
+test: lint typecheck kafka-jars ## Everything: lint, types, unit, integration (real Kafka, SQLite, PostgreSQL), e2e and browser (Chromium)
 	$(call run_pytest,tests)
 
 test-unit: $(STAMP) ## Unit tests only (no broker, no database server)
@@ -77,7 +77,7 @@ test-browser: kafka-jars ## Page tests in real headless Chromium (/usr/bin/chrom
 run: kafka-jars ## Demo: broker, hub, agencies, one referral; then serve the One Front Door until Ctrl-C (onedoor demo --no-serve: exit)
 	$(BIN)/onedoor demo
 
-bench: kafka-jars ## Measure router, relay and envelope figures into bench/results/latest.json
+bench: kafka-jars ## Measure router, consent, status-check, referral and alert figures into bench/results/latest.json
 	$(BIN)/python -m bench
 
 clean: ## Remove local state (broker data, SQLite files); keeps the venv and jar cache

@@ -16,7 +16,10 @@ from onedoor.settings import Settings
 
 app = typer.Typer(
     name="hub",
-    help="The OneDoor hub: HTTP API (agency registry, contracts) and the envelope router.",
+    help=(
+        "The OneDoor hub: HTTP API (registry, contracts, agreements, consent, policy, public form, "
+        "network, transfers) and the envelope router."
+    ),
     no_args_is_help=True,
 )
 

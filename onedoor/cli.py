@@ -6,7 +6,7 @@ import typer
 
 from connectors.agent.cli import app as connector_app
 from connectors.agent.cli import status_check
-from connectors.casework.cli import alert_app, transfer_app
+from connectors.casework.cli import alert_app, network_app, transfer_app
 from connectors.identity.cli import app as identity_app
 from connectors.triage.cli import referral_app, triage_app
 from hub.agreements.cli import app as agreement_app
@@ -33,6 +33,7 @@ app.add_typer(referral_app, name="referral")
 app.add_typer(triage_app, name="triage")
 app.add_typer(alert_app, name="alert")
 app.add_typer(transfer_app, name="transfer")
+app.add_typer(network_app, name="network")
 app.command(name="demo")(demo)
 app.command(name="status-check")(status_check)
 

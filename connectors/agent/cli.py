@@ -39,7 +39,10 @@ TIMEOUT_S: Final = 30.0
 
 app = typer.Typer(
     name="connector",
-    help="Run an agency's connector with its local REST API; make synthetic status records and API tokens.",
+    help=(
+        "Run an agency's connector with its local REST API and workbench; workbench accounts and "
+        "audit trail; synthetic status records and API tokens."
+    ),
     no_args_is_help=True,
 )
 

@@ -7,8 +7,10 @@ the ``Connector``; routes ``StatusCheck``s to a ``StatusResponder`` (disclosures
 through one ``Dispatcher``; reads the inbox in a task, and fetches the policy again every
 ``policy_refresh_seconds``. Everything is stopped when the ``async with`` block ends.
 
-It also runs the agency's triage desk and workbench: every MasterReferral and Alert received
-goes into the workbench store (``connectors.workbench.store``) through a ``TriageDesk``; with
+It also runs the agency's triage desk and workbench: every MasterReferral, Alert, TransferOffer,
+HandoverPack and TransferCompleted received goes into the workbench store
+(``connectors.workbench.store``) through a ``TriageDesk``, and so does a message of any contract
+nothing routes (an ``unrouted`` item: contract and sender, no body); with
 ``intake_key_path`` set (a triage desk), an ``IntakeReader`` opens public referrals from the
 hub's intake topic into the same inbox (the current intake key and ``intake_previous_key_paths``);
 ``workbench`` holds what the ``/workbench`` pages use.
@@ -33,7 +35,15 @@ import httpx
 
 from connectors.agent.config import ConnectorConfig
 from connectors.agent.notices import NoticeBoard
-from connectors.casework.transfers import TRANSFER_ACCEPTED, DirectoryCaseFiles, HandoverDesk
+from connectors.casework.transfers import (
+    HANDOVER_PACK,
+    TRANSFER_ACCEPTED,
+    TRANSFER_COMPLETED,
+    TRANSFER_OFFER,
+    DirectoryCaseFiles,
+    HandoverDesk,
+    handover_directory,
+)
 from connectors.identity import Identifiers, MatchingKey
 from connectors.sdk import Connector
 from connectors.sdk.codec import ContractCodecs
@@ -232,9 +242,6 @@ async def running_connector(
     hub = HubClient(config.hub_url, keys, transport=hub_transport)
     with DisclosureLog(config.disclosure_log_path) as disclosures, contextlib.closing(store):
         async with hub, connector:
-            dispatcher = Dispatcher()
-            responder = StatusResponder(connector, index, disclosures=disclosures, on_checked=notices.notify)
-            dispatcher.route(STATUS_CHECK, responder)
             desk = TriageDesk(
                 me=config.agency_id,
                 store=store,
@@ -243,11 +250,19 @@ async def running_connector(
                 may_send=policy_permits(policy, config.agency_id),
                 progress=progress or HubProgress(hub),
             )
+            # Nothing received is dropped silently: a contract nobody routes is an `unrouted` inbox item.
+            dispatcher = Dispatcher(fallback=desk.on_unrouted)
+            responder = StatusResponder(connector, index, disclosures=disclosures, on_checked=notices.notify)
+            dispatcher.route(STATUS_CHECK, responder)
             dispatcher.route(REFERRAL, desk.on_referral)
             dispatcher.route(ALERT, desk.on_alert)
-            # Case transfer: hand the pack `onedoor transfer offer` left waiting to whoever the hub says accepted.
-            handover = HandoverDesk(connector, hub, DirectoryCaseFiles(config.data_directory / "transfers"))
+            # Case transfer: hand the pack `onedoor transfer offer` left waiting to whoever the hub says accepted;
+            # offers, packs and completions received go into the workbench inbox.
+            handover = HandoverDesk(connector, hub, DirectoryCaseFiles(handover_directory(config.data_directory)))
             dispatcher.route(TRANSFER_ACCEPTED, handover)
+            dispatcher.route(TRANSFER_OFFER, desk.on_transfer_offer)
+            dispatcher.route(HANDOVER_PACK, desk.on_handover)
+            dispatcher.route(TRANSFER_COMPLETED, desk.on_transfer_completed)
             checker = StatusChecker(connector, key, policy, dispatcher=dispatcher)
             watch = None if intake_keys is None else IntakeKeyWatch(hub, intake_keys.current)
             if watch is not None:

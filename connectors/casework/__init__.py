@@ -19,6 +19,7 @@ from connectors.casework.transfers import (
     MemoryCaseFiles,
     OfferReport,
     accept_transfer,
+    handover_directory,
     offer_transfer,
 )
 
@@ -43,6 +44,7 @@ __all__ = [
     "TransferRecord",
     "accept_transfer",
     "alert_body",
+    "handover_directory",
     "offer_transfer",
     "send_alert",
 ]

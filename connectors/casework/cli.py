@@ -1,16 +1,21 @@
-"""``onedoor alert send`` and ``onedoor transfer offer|accept|status``: casework from a shell, as the connector.
+"""``onedoor network join|leave|show``, ``onedoor alert send`` and ``onedoor transfer offer|accept|status``.
 
-Every command takes ``--connector CONFIG``, the env file ``onedoor connector serve`` runs with
-(``connectors.agent.config.load_config_file``). The command loads the agency's keys as the
-agent does (``connectors.agent.runtime.load_keys``), fetches the directory and sharing policy,
-and sends through a send-only ``Connector`` (it never joins the inbox's consumer group, so a
-running agent keeps reading the inbox), calling the hub as the agency (``HubClient``). Errors
-print their code and sentence and exit 1; no key, token or message body is ever printed.
+Casework from a shell, as the connector. Every command takes ``--connector CONFIG``, the env file
+``onedoor connector serve`` runs with (``connectors.agent.config.load_config_file``). The command
+loads the agency's keys as the agent does (``connectors.agent.runtime.load_keys``) and calls the
+hub as the agency (``HubClient``). ``alert`` and ``transfer offer|accept`` also fetch the directory
+and sharing policy and send through a send-only ``Connector`` (it never joins the inbox's consumer
+group, so a running agent keeps reading the inbox). Errors print their code and sentence and exit
+1; no key, token or message body is ever printed.
 
-A handover pack given to ``transfer offer`` waits, mode 0600, in the case-files directory
-(``--case-files``, default ``transfers/`` in the connector's data directory) for the
-running connector's ``HandoverDesk`` to send it once a candidate accepts. ``transfer status``
-shows where a transfer stands at the hub and what the desk did (handed over, or refused and why).
+``network join`` is what an agency runs when it opens a case on a child (``--lead`` if it leads
+the case); until then ``alert send`` and ``transfer offer`` are refused (``network.not_a_member``).
+``network leave`` is for when it closes the case.
+
+A handover pack given to ``transfer offer`` waits, mode 0600, in ``transfers/`` in the connector's
+data directory (``handover_directory``), the one place the running connector's ``HandoverDesk``
+reads, to be sent once a candidate accepts. ``transfer status`` shows where a transfer stands at
+the hub and what the desk did (handed over, or refused and why).
 """
 
 from __future__ import annotations
@@ -29,8 +34,8 @@ from connectors.agent.config import ConnectorConfig, load_config_file
 from connectors.agent.runtime import NO_BROKER, load_keys
 from connectors.casework.alerts import alert_body, send_alert
 from connectors.casework.fanout import Skipped
-from connectors.casework.network import NetworkClient, TransferRecord
-from connectors.casework.transfers import DirectoryCaseFiles, accept_transfer, offer_transfer
+from connectors.casework.network import NetworkClient, NetworkView, TransferRecord
+from connectors.casework.transfers import DirectoryCaseFiles, accept_transfer, handover_directory, offer_transfer
 from connectors.sdk.codec import ContractCodecs
 from connectors.sdk.connector import Connector
 from connectors.sdk.directory import fetch_directory
@@ -43,8 +48,12 @@ from onedoor.topics import TopicNames
 
 INVALID_FILE: Final = "casework.invalid_file"
 MAX_FILE_BYTES: Final = 1024 * 1024
+NOT_A_MEMBER: Final = "network.not_a_member"
 
 alert_app = typer.Typer(name="alert", help="Alert a child's professional network.", no_args_is_help=True)
+network_app = typer.Typer(
+    name="network", help="Join or leave a child's professional network, or see it.", no_args_is_help=True
+)
 transfer_app = typer.Typer(
     name="transfer", help="Offer a child's case to another area, or accept one.", no_args_is_help=True
 )
@@ -123,6 +132,13 @@ reach_hub: Callable[[ConnectorConfig], AbstractAsyncContextManager[HubCaller]] =
 """How ``transfer status`` reaches the hub; tests replace it."""
 
 
+def _failed(exc: OneDoorError) -> typer.Exit:
+    hint = ""
+    if exc.code == NOT_A_MEMBER:
+        hint = "\n  this agency must join the child's network first: onedoor network join --subject st1_... [--lead]"
+    return fail(f"{exc.message} ({exc.code}){hint}")
+
+
 def _run(path: Path, action: Callable[[ConnectorConfig, Connector, HubCaller], Awaitable[T]]) -> T:
     async def go(config: ConnectorConfig) -> T:
         async with casework(config) as (connector, hub):
@@ -131,7 +147,18 @@ def _run(path: Path, action: Callable[[ConnectorConfig, Connector, HubCaller], A
     try:
         return asyncio.run(go(load_config_file(path)))
     except OneDoorError as exc:
-        raise fail(f"{exc.message} ({exc.code})") from None
+        raise _failed(exc) from None
+
+
+def _on_hub(path: Path, action: Callable[[NetworkClient], Awaitable[T]]) -> T:
+    async def go(config: ConnectorConfig) -> T:
+        async with reach_hub(config) as hub:
+            return await action(NetworkClient(hub))
+
+    try:
+        return asyncio.run(go(load_config_file(path)))
+    except OneDoorError as exc:
+        raise _failed(exc) from None
 
 
 def _read(path: Path | None) -> dict[str, Any]:
@@ -160,6 +187,58 @@ def _parsed(kind: type[SubjectToken | AgencyId | TransferId], raw: str) -> Any:
 
 def _skipped(skipped: dict[AgencyId, Skipped]) -> list[str]:
     return [f"  skipped {agency}: {s.why} ({', '.join(s.codes)})" for agency, s in sorted(skipped.items())]
+
+
+@network_app.command("join")
+def join(
+    *,
+    connector: ConnectorFile,
+    subject: Subject,
+    lead: Annotated[bool, typer.Option("--lead", help="This agency leads the case (the network's lead).")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """This agency opened a case on the child: join its network (safe to run again)."""
+    token = _parsed(SubjectToken, subject)
+    member = _on_hub(connector, lambda network: network.subscribe(token, lead=lead))
+    if as_json:
+        typer.echo(json.dumps({"subject_token": str(token), "agency_id": str(member.agency), "role": member.role}))
+        return
+    typer.echo(f"{member.agency} joined the network of {token} as {member.role}")
+
+
+@network_app.command("leave")
+def leave(*, connector: ConnectorFile, subject: Subject) -> None:
+    """This agency closed its case on the child: leave its network (if it led, the network has no lead)."""
+    token = _parsed(SubjectToken, subject)
+    _on_hub(connector, lambda network: network.unsubscribe(token))
+    typer.echo(f"left the network of {token}")
+
+
+def _lead_first(view: NetworkView) -> list[tuple[str, str, str | None]]:
+    ordered = sorted(view.members, key=lambda m: m.role != "lead")
+    return [(str(m.agency), m.role, None if m.since is None else m.since.isoformat()) for m in ordered]
+
+
+@network_app.command("show")
+def show(*, connector: ConnectorFile, subject: Subject, as_json: AsJson = False) -> None:
+    """The child's network as the hub shows this agency: itself and the agencies it has an agreement with."""
+    token = _parsed(SubjectToken, subject)
+    view = _on_hub(connector, lambda network: network.network(token))
+    members = _lead_first(view)
+    if as_json:
+        shown = [{"agency_id": a, "role": r, "since": since} for a, r, since in members]
+        typer.echo(json.dumps({"subject_token": str(token), "members": shown, "withheld": view.withheld}, indent=2))
+        return
+    lines = [f"network of {token}: {len(members)} agencies shown"]
+    if view.lead is None:
+        lines.append("  no lead agency shown")
+    lines += [f"  {role:<6} {agency}" + (f" (since {since})" if since else "") for agency, role, since in members]
+    if view.withheld:
+        lines.append(
+            f"  {view.withheld} more {'agency is' if view.withheld == 1 else 'agencies are'} in this network but not"
+            " shown: you have no agreement in force with them (the hub gives a count only)"
+        )
+    typer.echo("\n".join(lines))
 
 
 @alert_app.command("send")
@@ -203,13 +282,12 @@ def offer(
     file: Annotated[
         Path, typer.Option("--file", help='JSON: {"offer": {area, lead_professional_role, ...}, "handover": {...}}.')
     ],
-    case_files: Annotated[
-        Path | None,
-        typer.Option("--case-files", envvar="ONEDOOR_CONNECTOR_CASE_FILES", help="Where the handover pack waits."),
-    ] = None,
     as_json: AsJson = False,
 ) -> None:
-    """Offer the child's case to candidate agencies (minimal information); the first to accept gets the pack."""
+    """Offer the child's case to candidate agencies (minimal information); the first to accept gets the pack.
+
+    The pack waits in transfers/ in the connector's data directory, where the running connector hands it over.
+    """
     token = _parsed(SubjectToken, subject)
     candidates = [_parsed(AgencyId, c) for c in to]
     document = _read(file)
@@ -219,7 +297,7 @@ def offer(
         raise fail(f"offer and handover must be JSON objects ({INVALID_FILE})")
 
     async def act(config: ConnectorConfig, conn: Connector, hub: HubCaller) -> Any:
-        files = DirectoryCaseFiles(case_files or config.data_directory / "transfers")
+        files = DirectoryCaseFiles(handover_directory(config.data_directory))
         return await offer_transfer(
             conn,
             hub,
@@ -279,16 +357,15 @@ def accept(
 def status(
     connector: ConnectorFile,
     transfer_id: Annotated[str, typer.Argument(help="The transfer id from the offer.")],
-    case_files: Annotated[
-        Path | None,
-        typer.Option("--case-files", envvar="ONEDOOR_CONNECTOR_CASE_FILES", help="Where the handover pack waits."),
-    ] = None,
     as_json: AsJson = False,
 ) -> None:
-    """Where a transfer stands at the hub, and what this connector's handover desk did about it."""
+    """Where a transfer stands at the hub, and what this connector's handover desk did about it.
+
+    Reads transfers/ in the connector's data directory, the directory the running connector's desk uses.
+    """
     ident = _parsed(TransferId, transfer_id)
     config = load_config_file(connector)
-    files = DirectoryCaseFiles(case_files or config.data_directory / "transfers")
+    files = DirectoryCaseFiles(handover_directory(config.data_directory))
     noted = files.noted(ident)
     waiting = files.load(ident) is not None
 

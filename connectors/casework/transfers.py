@@ -56,6 +56,8 @@ TRANSFER_PURPOSE: Final = Purpose("case-coordination")
 """The catalogue's purpose for keeping the network working with a young person up to date (``consent.purposes``)."""
 OFFER_FIELD_NOT_ALLOWED: Final = "transfer.offer_field_not_allowed"
 HANDOVER_MISSING: Final = "transfer.handover_missing"
+NOT_ACCEPTED_BY_SENDER: Final = "transfer.not_accepted_by_sender"
+HANDOVER_DIRECTORY: Final = "transfers"
 HANDOVER_FIELDS: Final = frozenset({"child", "plan", "risks", "alert_history", "previous_lead_contact"})
 """What the offering agency supplies for the pack; the connector adds the ids, the time and the network."""
 
@@ -139,6 +141,15 @@ class MemoryCaseFiles:
     def noted(self, transfer_id: TransferId) -> dict[str, Any] | None:
         """The desk's last outcome, if any."""
         return self._notes.get(str(transfer_id))
+
+
+def handover_directory(data_directory: Path) -> Path:
+    """Where handover packs wait on a connector host: ``transfers/`` in the connector's data directory.
+
+    The one place both ``onedoor transfer offer|status`` and the running connector's ``HandoverDesk``
+    look, so a pack the command leaves is the pack the desk finds.
+    """
+    return data_directory / HANDOVER_DIRECTORY
 
 
 class DirectoryCaseFiles:
@@ -361,7 +372,7 @@ class HandoverDesk:
         ours = record.offered_by == self.connector.agency
         if not ours or record.status != "accepted" or record.accepted_by != sender:
             why = f"{sender} claimed this transfer, but the hub says it is {record.status} by {record.accepted_by}"
-            self._refuse(raw, "transfer.not_accepted_by_sender", why, ours=ours)
+            self._refuse(raw, NOT_ACCEPTED_BY_SENDER, why, ours=ours)
             return
         stored = self.case_files.load(transfer_id)
         noted = self.case_files.noted(transfer_id) if stored is None else None

@@ -2,8 +2,9 @@
 
 Orchestration over the pure parts (``decision``, ``referral``, ``public``): a ``TriageDesk``
 stores every MasterReferral and Alert the connector receives and every public referral the
-intake reader opens, submits this agency's own referrals to the triage desk, records triage
-decisions and sends the one onward message each implies, and reports a public referral's
+intake reader opens (and, through ``connectors.triage.transfers``, every case-transfer message
+and every message of a contract nothing else handles), submits this agency's own referrals to
+the triage desk, records triage decisions and sends the one onward message each implies, and reports a public referral's
 progress to the hub (status only). It logs ids and codes, never a body.
 
 A decision claims the item first (``WorkbenchStore.claim``, a conditional UPDATE), then sends,
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -54,6 +55,7 @@ from connectors.triage.referral import (
     referral_schema,
     to_json,
 )
+from connectors.triage.transfers import Names, completed_item, handover_item, offer_item, unrouted_item
 from connectors.workbench.audit import DECIDE, ITEM_VIEWED, SEND_FAILED, AuditTrail, Outcome
 from connectors.workbench.store import Decided, Item, NewItem, WorkbenchStore, now_ms
 from consent.contract import TaggedContract
@@ -216,6 +218,45 @@ class TriageDesk:
         )
         if new:
             log.info("triage.alert_received", item_id=item.item_id, message_id=header.message_id)
+
+    async def on_transfer_offer(self, message: ReceivedMessage) -> None:
+        """A ``TransferOffer`` to this agency as a candidate: a ``transfer-offer`` inbox item."""
+        await self._receive(message, offer_item, "triage.transfer_offer_received")
+
+    async def on_handover(self, message: ReceivedMessage) -> None:
+        """A ``HandoverPack`` for a case this agency accepted: a ``handover`` inbox item."""
+        await self._receive(message, handover_item, "triage.handover_received")
+
+    async def on_transfer_completed(self, message: ReceivedMessage) -> None:
+        """A ``TransferCompleted``: a ``transfer-done`` inbox item."""
+        await self._receive(message, completed_item, "triage.transfer_completed_received")
+
+    async def on_unrouted(self, message: ReceivedMessage) -> None:
+        """A message of a contract nothing here handles: an ``unrouted`` item (contract and sender, no body).
+
+        The ``Dispatcher``'s fallback, so nothing the connector receives is dropped silently.
+        """
+        header = message.header
+        item = await self._receive(message, unrouted_item, None)
+        if item is not None:
+            log.warning(
+                "connector.unrouted",
+                item_id=item.item_id,
+                message_id=header.message_id,
+                contract=header.contract,
+                sender=header.sender,
+            )
+
+    async def _receive(
+        self, message: ReceivedMessage, build: Callable[[ReceivedMessage, Names], NewItem], event: str | None
+    ) -> Item | None:
+        # Stored before the handler returns, so the connector commits the message only once it is kept.
+        item, new = await asyncio.to_thread(self.store.add_item, build(message, self.agency_name))
+        if not new:
+            return None
+        if event is not None:
+            log.info(event, item_id=item.item_id, message_id=message.header.message_id)
+        return item
 
     def receive_public(self, form: PublicReferralForm, *, reference: str, received_at: dt.datetime) -> Item:
         """A public referral opened by the intake reader: into the inbox (once per reference)."""

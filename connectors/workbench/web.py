@@ -37,6 +37,7 @@ from starlette.concurrency import run_in_threadpool
 
 from connectors.triage.decision import CHILDREN_SERVICES, DecisionKind, TriageInvalid, service_options
 from connectors.triage.desk import UNREADABLE, TriageDesk
+from connectors.triage.transfers import HANDOVER_KIND, TRANSFER_DONE_KIND, TRANSFER_OFFER_KIND, UNROUTED
 from connectors.workbench.audit import (
     AUDIT_VIEWED,
     CSRF_REFUSED,
@@ -83,11 +84,32 @@ _UNREADABLE_ADVICE: Final = (
     "if it was sealed to an earlier intake key, ask your administrator to add that key to the "
     "connector's previous intake keys and restart it; the referral then opens here."
 )
+_KIND_LABELS: Final = {
+    UNREADABLE: "Unreadable public referral",
+    "alert": "Alert",
+    TRANSFER_OFFER_KIND: "Transfer offer",
+    HANDOVER_KIND: "Handover pack",
+    TRANSFER_DONE_KIND: "Transfer completed",
+    UNROUTED: "Unhandled message",
+}
+_AUDIENCES: Final = {
+    "NETWORK_MEMBER": (
+        "You work with this young person: your agency stays in their network until you close your own case"
+    ),
+    "CANDIDATE": "You were offered this case and another agency took it on: there is nothing more to do",
+}
+_UNROUTED_ADVICE: Final = (
+    "This connector received a message of a kind it does not handle, so its content was not kept. "
+    "Ask the sending agency what it sent, and your administrator whether this connector should handle it."
+)
 _URGENCY_TAGS: Final = {
     "IMMEDIATE_RISK": "govuk-tag--red",
     "SAME_DAY": "govuk-tag--orange",
     "WITHIN_3_WORKING_DAYS": "govuk-tag--yellow",
     "ROUTINE": "govuk-tag--grey",
+    "IMMEDIATE": "govuk-tag--red",
+    "WITHIN_24_HOURS": "govuk-tag--orange",
+    "WITHIN_7_DAYS": "govuk-tag--yellow",
     "VERY_HIGH": "govuk-tag--red",
     "HIGH": "govuk-tag--orange",
     "MEDIUM": "govuk-tag--yellow",
@@ -151,7 +173,15 @@ def _words(symbol: str | None) -> str:
 
 
 def _status_class(status: str | None) -> str:
-    return {"triaged": "govuk-tag--green", "unreadable": "govuk-tag--red"}.get(status or "", "govuk-tag--blue")
+    return {"triaged": "govuk-tag--green", UNREADABLE: "govuk-tag--red", UNROUTED: "govuk-tag--red"}.get(
+        status or "", "govuk-tag--blue"
+    )
+
+
+def _kind_label(item: Item) -> str:
+    if item.kind == "referral":
+        return "Public referral" if item.source == "public" else "Referral"
+    return _KIND_LABELS.get(item.kind, _words(item.kind))
 
 
 def _decision_label(kind: str | None) -> str:
@@ -171,6 +201,7 @@ def _environment() -> Environment:
         urgency_class=_URGENCY_TAGS.get,
         decision_label=_decision_label,
         status_class=_status_class,
+        kind_label=_kind_label,
     )
     return env
 
@@ -510,6 +541,11 @@ def _item_page(
         done=done,
         rows=_rows(wb, item),
         decision_rows=_decision_rows(wb, item),
+        accept_command=(
+            f"onedoor transfer accept --connector CONFIG {item.body.get('transfer_id')}"
+            if item.kind == TRANSFER_OFFER_KIND
+            else None
+        ),
         can_decide=item.kind == "referral" and wb.desk.is_triage and staff.role.can_decide,
         services=[{"value": o.id, "text": o.name, "selected": o.id == chosen_target} for o in options],
         authorities=[
@@ -538,6 +574,18 @@ def _rows(wb: Workbench, item: Item) -> list[dict[str, Any]]:
             _row("Why it could not be opened", _UNREADABLE_REASONS.get(reason, "It could not be opened")),
             _row("Reason code", reason),
             _row("What to do", _UNREADABLE_ADVICE),
+        ]
+    transfer = _TRANSFER_ROWS.get(item.kind)
+    if transfer is not None:
+        return [*rows, *transfer(wb, item)]
+    if item.kind == UNROUTED:
+        return [
+            *rows,
+            _row("Contract", body.get("contract")),
+            _row("Contract version", body.get("contract_version")),
+            _row("From", wb.desk.agency_name(item.sender)),
+            _row("Message id", item.message_id),
+            _row("What to do", _UNROUTED_ADVICE),
         ]
     if item.kind == "alert":
         location = body.get("location") or {}
@@ -571,6 +619,87 @@ def _rows(wb: Workbench, item: Item) -> list[dict[str, Any]]:
     if body.get("actions_taken"):
         rows.append(_row("Also noted", body["actions_taken"]))
     return rows
+
+
+def _names(wb: Workbench, agencies: Any) -> str:
+    return ", ".join(wb.desk.agency_name(str(a)) for a in agencies or []) or "None"
+
+
+def _offer_rows(wb: Workbench, item: Item) -> list[dict[str, Any]]:
+    body = item.body
+    return [
+        _row("Transfer id", body.get("transfer_id")),
+        _row("Offered", _when(_ms(body.get("offered_at")))),
+        _row("From", wb.desk.agency_name(item.sender)),
+        _row("Area the young person now lives in", body.get("area")),
+        _row("Age", _words(body.get("age_band")) or "Unknown"),
+        _row("Urgency", _words(body.get("urgency"))),
+        _row("Needs", ", ".join(_words(n) for n in body.get("needs") or []) or "None given"),
+        _row("Current lead professional", body.get("lead_professional_role")),
+        _row("Answer by", _when(_ms(body.get("respond_by"))) or "No time set"),
+    ]
+
+
+def _contact(found: Any) -> str:
+    if not found:
+        return "Not given"
+    return ", ".join(str(found[k]) for k in ("name", "role", "phone", "email") if found.get(k))
+
+
+def _handover_rows(wb: Workbench, item: Item) -> list[dict[str, Any]]:
+    body = item.body
+    child = body.get("child") or {}
+    plan = body.get("plan") or {}
+    risks = [
+        f"{_words(r.get('category'))}: {_words(r.get('level'))}"
+        + (f" ({r['description']})" if r.get("description") else "")
+        for r in body.get("risks") or []
+    ]
+    alerts = [
+        f"{_words(a.get('kind'))}, {_when(_ms(a.get('occurred_at')))}, from {wb.desk.agency_name(str(a.get('sender')))}"
+        + (f": {a['summary']}" if a.get("summary") else "")
+        for a in body.get("alert_history") or []
+    ]
+    network = [f"{wb.desk.agency_name(str(m.get('agency_id')))} ({m.get('role')})" for m in body.get("network") or []]
+    return [
+        _row("Transfer id", body.get("transfer_id")),
+        _row("Handed over", _when(_ms(body.get("handed_over_at")))),
+        _row("From", wb.desk.agency_name(item.sender)),
+        _row(
+            "Child's name", " ".join(v for v in (child.get("given_name"), child.get("family_name")) if v) or "Not given"
+        ),
+        _row("Known as", ", ".join(child.get("known_as") or []) or "None given"),
+        _row("Date of birth", child.get("date_of_birth") or "Not given"),
+        _row("Current address", child.get("current_address") or "Not given"),
+        _row("Plan", _words(plan.get("kind"))),
+        _row("Plan summary", plan.get("summary")),
+        _row("Next review", plan.get("next_review") or "Not set"),
+        _row("Risks", "; ".join(risks) or "None recorded"),
+        _row("Alert history", "; ".join(alerts) or "None"),
+        _row("Network before the transfer", "; ".join(network) or "None"),
+        _row("Previous lead professional", _contact(body.get("previous_lead_contact"))),
+    ]
+
+
+def _completed_rows(wb: Workbench, item: Item) -> list[dict[str, Any]]:
+    body = item.body
+    audience = str(body.get("audience") or "")
+    return [
+        _row("Transfer id", body.get("transfer_id")),
+        _row("Completed", _when(_ms(body.get("completed_at")))),
+        _row("New lead", wb.desk.agency_name(str(body.get("new_lead")))),
+        _row("Previous lead", wb.desk.agency_name(str(body.get("previous_lead") or item.sender))),
+        _row("Why you are told", _AUDIENCES.get(audience, _words(audience))),
+        _row("Network before the transfer", _names(wb, body.get("network"))),
+        _row("Other candidates", _names(wb, body.get("other_candidates"))),
+    ]
+
+
+_TRANSFER_ROWS: Final = {
+    TRANSFER_OFFER_KIND: _offer_rows,
+    HANDOVER_KIND: _handover_rows,
+    TRANSFER_DONE_KIND: _completed_rows,
+}
 
 
 def _decision_rows(wb: Workbench, item: Item) -> list[dict[str, Any]]:

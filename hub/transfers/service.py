@@ -46,7 +46,6 @@ NOT_FOUND: Final = "transfer.not_found"
 NOT_A_CANDIDATE: Final = "transfer.not_a_candidate"
 ALREADY_ACCEPTED: Final = "transfer.already_accepted"
 WITHDRAWN: Final = "transfer.withdrawn"
-NOT_THE_OFFERER: Final = "transfer.not_the_offerer"
 MAX_CANDIDATES: Final = 20
 
 

@@ -121,6 +121,12 @@ def test_a_withdrawn_offer_cannot_be_accepted(networked: Session) -> None:
     transfer_id = _offer(networked, NEW_CSC)
     not_mine = service.withdraw(networked, transfer_id, POLICE)
     assert isinstance(not_mine.error, NotFound)
+    unknown = service.withdraw(networked, "99999999-2222-4333-8444-555555555555", POLICE)
+    assert isinstance(unknown.error, NotFound)
+    assert (not_mine.error.code, not_mine.error.message) == (unknown.error.code, unknown.error.message), (
+        "a non-offerer learns nothing: the same answer as for a transfer that does not exist"
+    )
+    assert not_mine.error.code == "transfer.not_found"
     assert service.withdraw(networked, transfer_id, LEAD).unwrap().status is TransferStatus.WITHDRAWN
     late = service.accept(networked, transfer_id, NEW_CSC)
     assert isinstance(late.error, Conflict)

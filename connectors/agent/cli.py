@@ -20,6 +20,7 @@ import typer
 import uvicorn
 
 from connectors.agent.api import create_app
+from connectors.agent.check import ACL_NOTE, all_ok, run_checks
 from connectors.agent.config import ENV_PREFIX, ConnectorConfig, load_config, load_config_file, read_token_file
 from connectors.agent.runtime import running_connector
 from connectors.status.index import write_records
@@ -88,6 +89,26 @@ async def _serve(config: ConnectorConfig) -> None:
         )
         log.info("connector.api_listening", host=config.api.host, port=config.api.port)
         await server.serve()
+
+
+@app.command(name="check")
+def check(
+    config_file: Annotated[
+        Path,
+        typer.Option("--connector", envvar="ONEDOOR_CONNECTOR_CONFIG", help="An env file of ONEDOOR_CONNECTOR_*."),
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of {check, ok, code, message}.")] = False,
+) -> None:
+    """Check the connector's set-up (config, keys, hub, identity, clock, directory, broker); exit 1 on any failure."""
+    results = asyncio.run(run_checks(config_file))
+    if as_json:
+        typer.echo(json.dumps([result.as_dict() for result in results], indent=2))
+    else:
+        for result in results:
+            typer.echo(result.line())
+        typer.echo(ACL_NOTE)
+    if not all_ok(results):
+        raise typer.Exit(1)
 
 
 @app.command(name="records-demo")

@@ -1,0 +1,340 @@
+"""``onedoor connector check``: is this agency's connector set up right? Said in words.
+
+Each check gives a :class:`CheckResult` with a stable code (``check.*``) when it fails. The
+checks, in order: the config file loads; the private keys load and their files are mode 0600;
+the hub answers ``/healthz``; the hub accepts the agency's own assertion (``/auth/agency``);
+the local clock agrees with the hub's; the hub's directory lists this agency with the same
+public keys; the broker answers and the agency's outbound topic and inbox exist. A check that
+cannot run because an earlier one failed is left out; the others still run.
+
+The judging functions (``*_result``) are pure; :func:`run_checks` is the thin async shell doing
+the I/O. No message holds a key, a token, an assertion or a config value.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+
+import httpx
+
+from connectors.agent.config import ConnectorConfig, load_config_file
+from connectors.agent.runtime import load_keys
+from connectors.sdk.hubauth import HubClient
+from onedoor.envelope.keys import AgencyKeyPair
+from onedoor.errors import NotFound, OneDoorError, Unavailable
+from onedoor.kafka.admin import describe_partitions
+from onedoor.topics import TopicNames
+
+MAX_SKEW_S: Final = 30.0
+"""More clock skew than this fails ``clock`` (the hub admits an assertion for 60 s)."""
+HTTP_TIMEOUT_S: Final = 10.0
+BROKER_TIMEOUT_S: Final = 10.0
+
+CONFIG_INVALID: Final = "check.config_invalid"
+KEYS_UNREADABLE: Final = "check.keys_unreadable"
+KEY_FILE_MODE: Final = "check.key_file_mode"
+HUB_UNREACHABLE: Final = "check.hub_unreachable"
+IDENTITY_REFUSED: Final = "check.identity_refused"
+CLOCK_SKEW: Final = "check.clock_skew"
+KEYS_NOT_REGISTERED: Final = "check.keys_not_registered"
+KEYS_MISMATCH: Final = "check.keys_mismatch"
+BROKER_UNREACHABLE: Final = "check.broker_unreachable"
+TOPIC_MISSING: Final = "check.topic_missing"
+
+ACL_NOTE: Final = "note: broker ACLs are not built yet, so they are not checked"
+
+_HUB_REFUSALS: Final[dict[str, str]] = {
+    "auth.key_unknown": "the hub does not know this signing key (registered? rotated? revoked?)",
+    "auth.agency_inactive": "the agency is suspended at the hub",
+    "auth.assertion_expired": "the hub found the assertion expired: check this machine's clock",
+    "auth.assertion_replayed": "the hub saw this assertion before: check this machine's clock and try again",
+    "auth.assertion_invalid": "the hub could not verify the assertion: are these the agency's registered keys?",
+}
+
+Describe = Callable[[str, str], Awaitable[object]]
+"""``(bootstrap servers, topic) -> anything``; raises ``NotFound`` or ``Unavailable`` (``describe_partitions``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One check's verdict: ``code`` is ``None`` exactly when it passed."""
+
+    check: str
+    ok: bool
+    code: str | None
+    message: str
+
+    @classmethod
+    def passed(cls, check: str, message: str) -> CheckResult:
+        """A passed check."""
+        return cls(check, True, None, message)
+
+    @classmethod
+    def failed(cls, check: str, code: str, message: str) -> CheckResult:
+        """A failed check with its stable code."""
+        return cls(check, False, code, message)
+
+    def as_dict(self) -> dict[str, Any]:
+        """``{check, ok, code, message}`` for ``--json``."""
+        return asdict(self)
+
+    def line(self) -> str:
+        """``ok    <check>: <sentence>`` or ``FAIL  <check>: <sentence> (<code>)``."""
+        if self.ok:
+            return f"ok    {self.check}: {self.message}"
+        return f"FAIL  {self.check}: {self.message} ({self.code})"
+
+
+# --- the pure judges -------------------------------------------------------------------------
+
+
+def key_mode_result(modes: dict[Path, int | None]) -> CheckResult:
+    """Every private key file must be mode 0600 (``None``: the file is missing, judged by ``keys``)."""
+    open_to_others = [f"{path} is {mode:04o}" for path, mode in modes.items() if mode is not None and mode & 0o077]
+    if open_to_others:
+        return CheckResult.failed(
+            "key_files", KEY_FILE_MODE, "private key files must be mode 0600: " + "; ".join(open_to_others)
+        )
+    return CheckResult.passed("key_files", "the private key files are readable only by their owner (0600)")
+
+
+def identity_refused_result(code: str, hub_message: str) -> CheckResult:
+    """The hub refused the agency's assertion with ``code``: a sentence saying what that means."""
+    sentence = _HUB_REFUSALS.get(code, f"the hub refused the agency's assertion: {hub_message}")
+    return CheckResult.failed("identity", IDENTITY_REFUSED, f"{sentence} [hub: {code}]")
+
+
+def identity_result(expected: str, proved: object, key_id: object) -> CheckResult:
+    """The hub's answer to ``/auth/agency`` must name this agency."""
+    if proved != expected:
+        return CheckResult.failed(
+            "identity", IDENTITY_REFUSED, f"the hub took the assertion as agency {proved!r}, not {expected!r}"
+        )
+    return CheckResult.passed("identity", f"the hub accepts this connector as {expected} (signing key {key_id})")
+
+
+def clock_result(server_time: datetime, midpoint: float, *, limit_s: float = MAX_SKEW_S) -> CheckResult:
+    """Compare the hub's clock with the local clock at the request's midpoint (Unix seconds)."""
+    skew = midpoint - server_time.timestamp()
+    way = "ahead of" if skew > 0 else "behind"
+    if abs(skew) > limit_s:
+        return CheckResult.failed(
+            "clock",
+            CLOCK_SKEW,
+            f"this machine's clock is {abs(skew):.1f} s {way} the hub's (at most {limit_s:.0f} s allowed): "
+            "fix its time synchronisation",
+        )
+    return CheckResult.passed("clock", f"this machine's clock is within {abs(skew):.1f} s of the hub's")
+
+
+def directory_result(document: Any, keys: AgencyKeyPair) -> CheckResult:
+    """The hub's ``GET /directory`` must list the agency with the local keys' public halves as current."""
+    agency = str(keys.agency)
+    items = document.get("agencies", []) if isinstance(document, dict) else []
+    entry = next((item for item in items if isinstance(item, dict) and item.get("id") == agency), None)
+    if entry is None:
+        return CheckResult.failed(
+            "directory",
+            KEYS_NOT_REGISTERED,
+            f"the hub's directory does not list agency {agency}: is it registered and approved, and active?",
+        )
+    problems = []
+    signing = {str(k.get("key_id")): k.get("status") for k in entry.get("signing_keys", [])}
+    if str(keys.signing_key_id) not in signing:
+        problems.append(f"the local signing key {keys.signing_key_id} is not among the agency's signing keys")
+    elif signing[str(keys.signing_key_id)] != "current":
+        problems.append(f"the local signing key {keys.signing_key_id} is no longer current at the hub")
+    current = [str(k.get("key_id")) for k in entry.get("encryption_keys", []) if k.get("status") == "current"]
+    if str(keys.encryption_key_id) not in current:
+        listed = ", ".join(current) or "none"
+        problems.append(
+            f"the local encryption key {keys.encryption_key_id} is not the hub's current one ({listed}): "
+            "messages to this agency would not open"
+        )
+    if problems:
+        return CheckResult.failed("directory", KEYS_MISMATCH, "; ".join(problems))
+    return CheckResult.passed(
+        "directory", f"the hub's directory lists {agency} with this connector's signing and encryption keys"
+    )
+
+
+# --- the shell ---------------------------------------------------------------------------------
+
+
+async def run_checks(
+    config_path: Path,
+    *,
+    hub_transport: httpx.AsyncBaseTransport | None = None,
+    describe: Describe | None = None,
+    clock: Callable[[], float] = time.time,
+) -> list[CheckResult]:
+    """Run every check that can run, in order; the results (failures included)."""
+    results: list[CheckResult] = []
+    try:
+        config = load_config_file(config_path)
+    except OneDoorError as exc:
+        return [CheckResult.failed("config", CONFIG_INVALID, exc.message)]
+    results.append(CheckResult.passed("config", f"the config file {config_path} loads (agency {config.agency})"))
+
+    keys = _check_keys(config, results)
+    results.append(key_mode_result(_key_modes(config)))
+
+    async with httpx.AsyncClient(base_url=config.hub_url, transport=hub_transport, timeout=HTTP_TIMEOUT_S) as http:
+        hub_up = await _check_hub(config, http, results)
+        if hub_up and keys is not None:
+            await _check_identity(config, keys, hub_transport, clock, results)
+            await _check_directory(config, keys, http, results)
+
+    await _check_broker(config, describe or _describe_topic, results)
+    return results
+
+
+def _check_keys(config: ConnectorConfig, results: list[CheckResult]) -> AgencyKeyPair | None:
+    try:
+        keys, _ = load_keys(config)
+    except OneDoorError as exc:
+        results.append(CheckResult.failed("keys", KEYS_UNREADABLE, exc.message))
+        return None
+    results.append(
+        CheckResult.passed("keys", f"the agency keys load from {config.keys_dir} (signing key {keys.signing_key_id})")
+    )
+    return keys
+
+
+def _key_modes(config: ConnectorConfig) -> dict[Path, int | None]:
+    paths = [config.keys_dir / "signing.pem", config.keys_dir / "encryption.pem", config.matching_key_path]
+    modes: dict[Path, int | None] = {}
+    for path in paths:
+        try:
+            modes[path] = os.stat(path).st_mode & 0o777
+        except OSError:
+            modes[path] = None
+    return modes
+
+
+async def _check_hub(config: ConnectorConfig, http: httpx.AsyncClient, results: list[CheckResult]) -> bool:
+    try:
+        response = await http.get("/healthz")
+    except httpx.HTTPError as exc:
+        results.append(
+            CheckResult.failed(
+                "hub", HUB_UNREACHABLE, f"the hub at {config.hub_url} does not answer ({type(exc).__name__})"
+            )
+        )
+        return False
+    if not response.is_success:
+        results.append(
+            CheckResult.failed(
+                "hub", HUB_UNREACHABLE, f"the hub at {config.hub_url} answers /healthz with HTTP {response.status_code}"
+            )
+        )
+        return False
+    results.append(CheckResult.passed("hub", f"the hub at {config.hub_url} answers"))
+    return True
+
+
+async def _check_identity(
+    config: ConnectorConfig,
+    keys: AgencyKeyPair,
+    transport: httpx.AsyncBaseTransport | None,
+    clock: Callable[[], float],
+    results: list[CheckResult],
+) -> None:
+    async with HubClient(config.hub_url, keys, transport=transport, timeout_s=HTTP_TIMEOUT_S) as hub:
+        before = clock()
+        try:
+            answer = await hub.call("GET", "/auth/agency")
+        except Unavailable as exc:
+            results.append(CheckResult.failed("identity", HUB_UNREACHABLE, exc.message))
+            return
+        except OneDoorError as exc:
+            results.append(identity_refused_result(exc.code, exc.message))
+            return
+        after = clock()
+    if not isinstance(answer, dict):
+        results.append(CheckResult.failed("identity", IDENTITY_REFUSED, "the hub's /auth/agency answer is not JSON"))
+        return
+    verdict = identity_result(config.agency, answer.get("agency"), answer.get("key_id"))
+    results.append(verdict)
+    if not verdict.ok:
+        return
+    try:
+        server_time = datetime.fromisoformat(str(answer["server_time"]))
+    except (KeyError, ValueError):
+        results.append(CheckResult.failed("clock", CLOCK_SKEW, "the hub's answer has no readable server_time"))
+        return
+    results.append(clock_result(server_time, (before + after) / 2))
+
+
+async def _check_directory(
+    config: ConnectorConfig, keys: AgencyKeyPair, http: httpx.AsyncClient, results: list[CheckResult]
+) -> None:
+    try:
+        response = await http.get("/directory")
+        response.raise_for_status()
+        document = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        results.append(
+            CheckResult.failed(
+                "directory",
+                HUB_UNREACHABLE,
+                f"cannot read the hub's directory at {config.hub_url} ({type(exc).__name__})",
+            )
+        )
+        return
+    results.append(directory_result(document, keys))
+
+
+async def _check_broker(config: ConnectorConfig, describe: Describe, results: list[CheckResult]) -> None:
+    bootstrap = config.kafka.bootstrap_servers
+    if not bootstrap:
+        results.append(
+            CheckResult.failed(
+                "broker",
+                BROKER_UNREACHABLE,
+                "no broker configured: set ONEDOOR_CONNECTOR_KAFKA__BOOTSTRAP_SERVERS (or KAFKA_BOOTSTRAP_SERVERS)",
+            )
+        )
+        return
+    topics = TopicNames(config.kafka.topic_prefix)
+    wanted = [("outbound topic", topics.outbound(config.agency_id)), ("inbox", topics.inbox(config.agency_id))]
+    missing: list[str] = []
+    for label, topic in wanted:
+        try:
+            await describe(bootstrap, topic)
+        except NotFound:
+            missing.append(f"{label} {topic}")
+        except OneDoorError as exc:
+            results.append(
+                CheckResult.failed(
+                    "broker", BROKER_UNREACHABLE, f"the broker at {bootstrap} does not answer ({exc.code})"
+                )
+            )
+            return
+    results.append(CheckResult.passed("broker", f"the broker at {bootstrap} answers"))
+    if missing:
+        results.append(
+            CheckResult.failed(
+                "topics",
+                TOPIC_MISSING,
+                "missing on the broker: " + ", ".join(missing),
+            )
+        )
+    else:
+        names = " and ".join(topic for _, topic in wanted)
+        results.append(CheckResult.passed("topics", f"the agency's topics {names} exist"))
+
+
+async def _describe_topic(bootstrap: str, topic: str) -> object:
+    return await describe_partitions(bootstrap, topic, within=BROKER_TIMEOUT_S)
+
+
+def all_ok(results: list[CheckResult]) -> bool:
+    """Did every check pass (and was there at least one)?"""
+    return bool(results) and all(result.ok for result in results)

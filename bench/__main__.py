@@ -39,6 +39,22 @@ from onedoor.kafka.admin import ensure_topics
 from onedoor.kafka.local import LocalKafkaCluster
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
+
+
+def merge_results(figures: dict[str, Any], measured_at_key: str) -> None:
+    """Merge one stand-alone bench's figures into the last full run's results, and print them.
+
+    The other figures stay as they were measured; ``measured_at_key`` records when these were.
+    """
+    document = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"metrics": {}}
+    document["metrics"].update(figures)
+    document[measured_at_key] = datetime.now(UTC).isoformat()
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(document, indent=2) + "\n")
+    print(json.dumps(figures, indent=2))
+    print(f"merged into {RESULTS}")
+
+
 LIGHT_RATE = 200.0
 """Envelopes/s of the light-load latency run: far above a real federation's referral rate."""
 

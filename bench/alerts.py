@@ -31,7 +31,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -370,18 +370,11 @@ def main() -> None:
         world = AlertWorld(root, StatusWorld.load(root).prefix)
         asyncio.run(receivers(world, sys.argv[3], int(sys.argv[4]), int(sys.argv[5])))
         return
-    from bench.__main__ import RESULTS, broker  # noqa: PLC0415 - only the stand-alone run needs them
+    from bench.__main__ import broker, merge_results  # noqa: PLC0415 - only the stand-alone run needs them
 
     with broker() as bootstrap:
         figures = asyncio.run(measure(bootstrap))
-    # Merged into the last full run's results: the other figures stay as they were measured.
-    document = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"metrics": {}}
-    document["metrics"].update(figures)
-    document["alerts_measured_at"] = datetime.now(UTC).isoformat()
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(document, indent=2) + "\n")
-    print(json.dumps(figures, indent=2))
-    print(f"merged into {RESULTS}")
+    merge_results(figures, "alerts_measured_at")
 
 
 if __name__ == "__main__":

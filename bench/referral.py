@@ -14,14 +14,12 @@ Submissions are sequential, a tenth of a second apart: referrals arrive one at a
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import shutil
 import socket
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -177,18 +175,12 @@ async def measure(bootstrap: str, *, count: int = 50) -> dict[str, Any]:
 
 def main() -> None:
     """``python -m bench.referral``: measure on KAFKA_BOOTSTRAP_SERVERS or a fresh local broker; merge the figures."""
-    from bench.__main__ import RESULTS, broker  # noqa: PLC0415 - the runner imports this module
+    from bench.__main__ import broker, merge_results  # noqa: PLC0415 - the runner imports this module
 
     configure_logging("WARNING")
     with broker() as bootstrap:
         figures = asyncio.run(measure(bootstrap))
-    document = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"metrics": {}}
-    document["metrics"].update(figures)
-    document["referral_measured_at"] = datetime.now(UTC).isoformat()
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(document, indent=2) + "\n")
-    print(json.dumps(figures, indent=2))
-    print(f"merged into {RESULTS}")
+    merge_results(figures, "referral_measured_at")
 
 
 if __name__ == "__main__":

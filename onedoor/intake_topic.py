@@ -13,12 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import KafkaError
-
+from onedoor.errors import OneDoorError
 from onedoor.ids import AgencyId
-from onedoor.kafka.admin import ensure_topics
+from onedoor.kafka.admin import ensure_topics, set_topic_configs
 from onedoor.logging import get_logger
 from onedoor.topics import TopicNames
 
@@ -78,15 +75,11 @@ async def ensure_intake_topic(
 
 async def _align_configs(bootstrap: str, topic: str, configs: dict[str, str], within: float) -> None:
     # ensure_topics leaves an existing topic as it is; set the retention the intake topic needs.
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(within * 1000))
     try:
-        await admin.start()
-        await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, configs)])
-    except KafkaError as exc:
+        await set_topic_configs(bootstrap, topic, configs, within=within)
+    except OneDoorError as exc:
         # Not fatal: the topic works, only its retention may be the broker's default.
-        log.warning("intake.topic_config_not_set", topic=topic, error=type(exc).__name__)
-    finally:
-        await admin.close()
+        log.warning("intake.topic_config_not_set", topic=topic, error=exc.code)
 
 
 __all__ = [

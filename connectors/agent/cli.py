@@ -22,6 +22,7 @@ import uvicorn
 from connectors.agent.api import create_app
 from connectors.agent.check import ACL_NOTE, all_ok, run_checks
 from connectors.agent.config import ENV_PREFIX, ConnectorConfig, load_config, load_config_file, read_token_file
+from connectors.agent.options import ConnectorFile, OptionalConnectorFile
 from connectors.agent.runtime import running_connector
 from connectors.status.index import write_records
 from connectors.status.synthetic import known_victim, synthetic_records
@@ -65,10 +66,7 @@ client_factory: ClientFactory = default_client
 
 @app.command()
 def serve(
-    config_file: Annotated[
-        Path | None,
-        typer.Option("--connector", envvar="ONEDOOR_CONNECTOR_CONFIG", help="An env file of ONEDOOR_CONNECTOR_*."),
-    ] = None,
+    config_file: OptionalConnectorFile = None,
 ) -> None:
     """Run the connector (inbox, status checks, triage desk, workbench) and its REST API until interrupted."""
     configure_logging("INFO")
@@ -93,10 +91,7 @@ async def _serve(config: ConnectorConfig) -> None:
 
 @app.command(name="check")
 def check(
-    config_file: Annotated[
-        Path,
-        typer.Option("--connector", envvar="ONEDOOR_CONNECTOR_CONFIG", help="An env file of ONEDOOR_CONNECTOR_*."),
-    ],
+    config_file: ConnectorFile,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of {check, ok, code, message}.")] = False,
 ) -> None:
     """Check the connector's set-up (config, keys, hub, identity, clock, directory, broker); exit 1 on any failure."""

@@ -31,6 +31,7 @@ import typer
 from aiokafka import AIOKafkaProducer
 
 from connectors.agent.config import ConnectorConfig, load_config_file
+from connectors.agent.options import ConnectorFile
 from connectors.agent.runtime import NO_BROKER, load_keys
 from connectors.casework.alerts import alert_body, send_alert
 from connectors.casework.fanout import Skipped
@@ -58,14 +59,6 @@ transfer_app = typer.Typer(
     name="transfer", help="Offer a child's case to another area, or accept one.", no_args_is_help=True
 )
 
-ConnectorFile = Annotated[
-    Path,
-    typer.Option(
-        "--connector",
-        envvar="ONEDOOR_CONNECTOR_CONFIG",
-        help="The connector's config (env file of ONEDOOR_CONNECTOR_*).",
-    ),
-]
 Subject = Annotated[str, typer.Option("--subject", help="The child's subject token (st1_...).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 

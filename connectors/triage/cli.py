@@ -16,6 +16,7 @@ import typer
 
 from connectors.agent import cli as agent_cli
 from connectors.agent.config import ConnectorConfig, load_config_file
+from connectors.agent.options import ConnectorFile
 from connectors.triage.referral import parse_referral
 from onedoor.cli_http import fail, request
 from onedoor.errors import OneDoorError
@@ -26,15 +27,6 @@ referral_app = typer.Typer(
 triage_app = typer.Typer(
     name="triage", help="The triage desk's inbox and decisions, through its connector.", no_args_is_help=True
 )
-
-ConnectorFile = Annotated[
-    Path,
-    typer.Option(
-        "--connector",
-        envvar="ONEDOOR_CONNECTOR_CONFIG",
-        help="The connector's config (env file of ONEDOOR_CONNECTOR_*).",
-    ),
-]
 
 
 def _config(path: Path) -> tuple[ConnectorConfig, str]:

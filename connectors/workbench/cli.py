@@ -8,12 +8,12 @@ from the first line of standard input; it is never an argument (shell history, `
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from connectors.agent.config import load_config_file
+from connectors.agent.options import ConnectorFile
 from connectors.workbench.store import MAX_AUDIT_ROWS, AuditRecord, WorkbenchStore
 from connectors.workbench.users import Role, Staff
 from onedoor.cli_http import fail
@@ -24,9 +24,7 @@ app = typer.Typer(name="user", help="Workbench accounts for your agency's staff.
 
 @app.command()
 def add(
-    connector: Annotated[
-        Path, typer.Option("--connector", envvar="ONEDOOR_CONNECTOR_CONFIG", help="The connector's config (env file).")
-    ],
+    connector: ConnectorFile,
     username: Annotated[str, typer.Option("--username", help="Lower-case letters, digits, '.', '_', '@', '-'.")],
     role: Annotated[Role, typer.Option("--role", help="What the account may do.")],
     password_stdin: Annotated[
@@ -52,9 +50,7 @@ def add(
 
 
 def audit(
-    connector: Annotated[
-        Path, typer.Option("--connector", envvar="ONEDOOR_CONNECTOR_CONFIG", help="The connector's config (env file).")
-    ],
+    connector: ConnectorFile,
     limit: Annotated[
         int, typer.Option("--limit", min=1, max=MAX_AUDIT_ROWS, help="How many lines, newest first.")
     ] = 200,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import (
     ClusterAuthorizationFailedError,
     InvalidConfigurationError,
@@ -105,6 +106,20 @@ async def ensure_topics(
             await asyncio.sleep(_RETRY_PAUSE)
     log.info("kafka.topics.ensured", count=len(wanted), partitions=partitions, replication_factor=replication_factor)
     await wait_for_topics(bootstrap, wanted, within=max(1.0, deadline - loop.time()))
+
+
+async def set_topic_configs(bootstrap: str, topic: str, configs: dict[str, str], *, within: float = 30.0) -> None:
+    """Set ``configs`` on an existing topic (``ensure_topics`` leaves existing topics as they are).
+
+    Raises:
+        Unavailable: ``kafka.unreachable`` if the cluster does not answer within ``within`` seconds.
+        OneDoorError: the broker refused the change (``kafka.forbidden``, ``kafka.topic_rejected``...).
+    """
+    try:
+        async with _admin(bootstrap, within) as admin:
+            await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, configs)])
+    except _Retry as retry:
+        raise Unavailable("kafka.unreachable", f"cannot configure {topic} at {bootstrap}: {retry.reason}") from None
 
 
 async def wait_for_topics(bootstrap: str, names: Iterable[str], *, within: float = 30.0) -> None:

@@ -29,6 +29,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from bench import alerts as alerts_bench
 from bench import consent as consent_bench
 from bench import identity as identity_bench
+from bench import outbox as outbox_bench
 from bench import referral as referral_bench
 from bench import revocation
 from bench import status as status_bench
@@ -350,6 +351,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 
         print(f"public referrals, {args.referrals} form submits -> triage inbox, one at a time...", flush=True)
         metrics.update(await referral_bench.measure(bootstrap, count=args.referrals))
+
+        print("connector outbox: drain a backlog, then recover one after a broker restart...", flush=True)
+        metrics.update(await outbox_bench.measure(bootstrap))
         shutil.rmtree(work, ignore_errors=True)
     return metrics
 

@@ -38,6 +38,7 @@ from hub.auth.api import router as auth_router
 from hub.auth.deps import require
 from hub.auth.issuer import token_policy
 from hub.auth.roles import Role
+from hub.broker.api import router as broker_router
 from hub.consents.api import router as consents_router
 from hub.deps import WRITE_ERRORS, FieldProblem, RequestInvalidBody, error_responses
 from hub.explain.api import router as explain_router
@@ -209,7 +210,9 @@ async def _announcing(settings: Settings, factory: sessionmaker[Session], bootst
         yield
         return
     topic = TopicNames(settings.kafka.topic_prefix).policy
-    announcer = PolicyAnnouncer(bootstrap, topic, replication_factor=settings.kafka.replication_factor)
+    announcer = PolicyAnnouncer(
+        bootstrap, topic, replication_factor=settings.kafka.replication_factor, credentials=settings.kafka.credentials()
+    )
     await announcer.start()
     announce_commits(factory, announcer.publish)
     try:
@@ -311,6 +314,7 @@ def create_app(settings: Settings, *, bootstrap: str | None = None) -> FastAPI:
     app.include_router(explain_router, responses=with_input)
     app.include_router(network_router, responses=with_input)
     app.include_router(transfers_router, responses=with_input)
+    app.include_router(broker_router, responses=with_input)
     _include_guarding_writes(app, contracts_router, with_input)
     app.include_router(intake_router, responses=with_input)
     intake_pages.install(app, settings, app.state.hub_key.private.private_bytes_raw())

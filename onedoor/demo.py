@@ -1,10 +1,16 @@
 """`onedoor demo` (what `make run` runs): a referral from a police force to a council, then the One Front Door.
 
-Brings up (or reuses) the broker, serves the hub API, registers two synthetic agencies, has an
-admin of each agree a *limited* information-sharing agreement (police to council: status, not
-file), runs the router, and has the police connector seal a referral, cut down to what the
-agreement allows, that the council connector opens. Prints what each party sees, so the hub's
-blindness to the body and the fields withheld are visible.
+Brings up (or reuses) the broker, secured (``onedoor.demo_broker``: SCRAM users, enforced ACLs,
+the hub as its own least-privilege user, each agency's connector enrolled through the hub's
+``POST /broker/credentials`` as a real agency's would be), serves the hub API, registers two
+synthetic agencies, has an admin of each agree a *limited* information-sharing agreement
+(police to council: status, not file), runs the router, and has the police connector seal a
+referral, cut down to what the agreement allows, that the council connector opens. Prints what
+each party sees, so the hub's blindness to the body and the fields withheld are visible. The
+police and the council each run on their own synthetic reference system
+(``onedoor.demo_reference``: SQLite files under the demo's home, read and written through the
+SQL adapter): their status indexes come from it, and
+the referral the council receives lands in its ``contacts`` table.
 
 Then, unless ``--no-serve``, it keeps running and serves the One Front Door to try in a browser
 (``onedoor.demo_front_door``): the public form at the hub, a triage desk's and a charity's
@@ -23,6 +29,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from connectors.adapters.base import OutboundRequest
 from connectors.sdk import Connector, ReceivedMessage
 from connectors.sdk.codec import ContractCodecs
 from connectors.sdk.directory import PublicDirectory, fetch_directory
@@ -34,13 +41,13 @@ from hub.audit.service import by_message
 from hub.auth.issuer import DevIssuer
 from hub.auth.roles import Role
 from hub.router import runtime
-from onedoor import demo_front_door
+from onedoor import demo_broker, demo_front_door, demo_reference
 from onedoor.demo_front_door import FrontDoor
 from onedoor.demo_hub import REFERRAL, DemoAgency, agree, agreement, free_port, keys, register, say, server, wait_ready
 from onedoor.envelope.keys import AgencyKeyPair
 from onedoor.errors import OneDoorError
 from onedoor.ids import AgencyId, Purpose
-from onedoor.kafka.cluster import ensure_running
+from onedoor.kafka.security import ClientCredentials
 from onedoor.logging import configure_logging
 from onedoor.settings import Settings
 from onedoor.topics import TopicNames
@@ -68,9 +75,8 @@ async def run_demo(
         stop: set it to stop serving (default: a new event nobody sets; the CLI sets it on Ctrl-C).
         on_serving: called with the URLs once the front door is being served.
     """
-    say("kafka", "making sure a broker is running (first run resolves the jars from Maven Central)...")
-    bootstrap = ensure_running(settings)
-    say("kafka", f"broker at {bootstrap}")
+    broker = await demo_broker.start(settings)
+    bootstrap, settings = broker.bootstrap, broker.settings
 
     port = free_port(settings.api.port)
     hub_server = server(create_app(settings, bootstrap=bootstrap), port)
@@ -96,6 +102,9 @@ async def run_demo(
                 access_level="limited",  # status, not file
             )
             await agree(client, issuer, limited, (POLICE, COUNCIL))
+            police_id, council_id = await broker.enrol(POLICE, base), await broker.enrol(COUNCIL, base)
+            if police_id is not None:
+                await demo_broker.show_refused(broker, police_id, COUNCIL)
             if serve:
                 await demo_front_door.prepare(client, issuer, token, settings.home, COUNCIL)
             directory = await fetch_directory(base, client=client)
@@ -114,11 +123,13 @@ async def run_demo(
                     council_keys=council_keys,
                     policies=policies,
                     engine=engine,
+                    credentials=(demo_broker.credentials(police_id), demo_broker.credentials(council_id)),
                 )
                 if serve:
                     await demo_front_door.serve(
                         settings,
                         bootstrap=bootstrap,
+                        broker=broker,
                         hub_url=base,
                         stop=stop or asyncio.Event(),
                         on_serving=on_serving,
@@ -142,12 +153,13 @@ async def _exchange(
     council_keys: AgencyKeyPair,
     policies: tuple[SharingPolicy, SharingPolicy],
     engine: Any,
+    credentials: tuple[ClientCredentials | None, ClientCredentials | None] = (None, None),
 ) -> None:
     topics = TopicNames(settings.kafka.topic_prefix)
     codecs = ContractCodecs.bundled()
     body = referral(7)
 
-    def connector(agency_keys: AgencyKeyPair, policy: SharingPolicy) -> Connector:
+    def connector(agency_keys: AgencyKeyPair, policy: SharingPolicy, who: ClientCredentials | None) -> Connector:
         return Connector(
             keys=agency_keys,
             directory=directory,
@@ -155,9 +167,19 @@ async def _exchange(
             bootstrap_servers=bootstrap,
             topics=topics,
             policy=policy,
+            credentials=who,
         )
 
-    async with connector(police_keys, policies[0]) as police, connector(council_keys, policies[1]) as council:
+    # Each agency's own (synthetic) system, plugged in through the SQL adapter: its status index, its inbox.
+    police_system = demo_reference.open_system(settings.home, POLICE, "police")
+    council_system = demo_reference.open_system(settings.home, COUNCIL, "council")
+    demo_reference.show_shared(police_system, council_system)
+    async with (
+        connector(police_keys, policies[0], credentials[0]) as police,
+        connector(council_keys, policies[1], credentials[1]) as council,
+        police_system.adapters.running(_nothing_sent),
+        council_system.adapters.running(_nothing_sent),
+    ):
         [sealed] = police.seal(contract=REFERRAL, version=1, recipients=[COUNCIL.id], purpose=PURPOSE, body=body)
         header, value = sealed.header, sealed.value
         child = body["child"]
@@ -194,7 +216,12 @@ async def _exchange(
         )
         say(COUNCIL.id, f"concerns: {', '.join(opened.body['concern_categories'])}")
         say(COUNCIL.id, f"summary: {opened.body['concern_summary']}")
+        await demo_reference.deliver(council_system, opened)
         say("done", f"sealed, routed and opened in {latency_ms:.0f} ms")
+
+
+async def _nothing_sent(_request: OutboundRequest) -> None:
+    """The demo's reference systems send nothing of their own (the SQL adapter reads no case events)."""
 
 
 async def _received(council: Connector, message_id: str, timeout_s: float = 60) -> ReceivedMessage | None:
@@ -245,6 +272,8 @@ def demo(no_serve: NoServe = False) -> None:
     configure_logging("WARNING")
     # aiokafka logs the group coordinator's first election as an error; it is routine here.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    # kafka-python (the ACL admin) warns on every SCRAM login over SASL_PLAINTEXT: expected on loopback here.
+    logging.getLogger("kafka").setLevel(logging.ERROR)
     try:
         asyncio.run(_main(settings, serve=not no_serve))
     except OneDoorError as exc:

@@ -31,12 +31,14 @@ import uvicorn
 
 from connectors.agent.api import create_app
 from connectors.agent.config import ConnectorConfig, load_config
+from connectors.agent.enrol import Enrolled
 from connectors.agent.runtime import running_connector
 from connectors.identity import MatchingKey
 from connectors.triage.referral import INTELLIGENCE_SHARING, SAFEGUARDING_REFERRAL
 from connectors.workbench.store import WorkbenchStore
 from connectors.workbench.users import Role, Staff
 from hub.auth.issuer import DevIssuer
+from onedoor.demo_broker import DemoBroker
 from onedoor.demo_hub import (
     DemoAgency,
     agency_folder,
@@ -130,12 +132,17 @@ async def serve(
     hub_url: str,
     stop: asyncio.Event,
     on_serving: Callable[[FrontDoor], None] | None = None,
+    broker: DemoBroker | None = None,
 ) -> None:
-    """Run the desk's and the charity's connectors with their workbenches until ``stop`` is set."""
+    """Run the desk's and the charity's connectors with their workbenches until ``stop`` is set.
+
+    On a secured ``broker`` each connector is enrolled first (``DemoBroker.enrol``) and uses its own identity.
+    """
     async with AsyncExitStack() as stack:
         benches = []
         for desk in DESKS:
-            config = connector_config(settings, desk, bootstrap=bootstrap, hub_url=hub_url)
+            enrolled = None if broker is None else await broker.enrol(desk.agency, hub_url)
+            config = connector_config(settings, desk, bootstrap=bootstrap, hub_url=hub_url, enrolled=enrolled)
             password = account(config, desk)
             process = await stack.enter_async_context(running_connector(config))
             served = server(create_app(config, process), config.api.port, lifespan="off")
@@ -157,8 +164,12 @@ async def _stopped(served: uvicorn.Server, task: asyncio.Task[None]) -> None:
     await task
 
 
-def connector_config(settings: Settings, desk: Desk, *, bootstrap: str, hub_url: str) -> ConnectorConfig:
+def connector_config(
+    settings: Settings, desk: Desk, *, bootstrap: str, hub_url: str, enrolled: Enrolled | None = None
+) -> ConnectorConfig:
     """The agency's connector, its files next to its demo keys; the triage desk reads public referrals.
+
+    With ``enrolled``, it connects to the broker as that identity (SCRAM); without, PLAINTEXT.
 
     Raises:
         ValidationFailed: ``connector.invalid_config``.
@@ -183,6 +194,7 @@ def connector_config(settings: Settings, desk: Desk, *, bootstrap: str, hub_url:
             "bootstrap_servers": bootstrap,
             "topic_prefix": settings.kafka.topic_prefix,
             "intake_replication_factor": settings.kafka.replication_factor,
+            **({} if enrolled is None else {"username": enrolled.username, "password_file": enrolled.password_file}),
         },
         # The REST API is not part of the demo: a fresh token each run, never shown.
         api={"host": "127.0.0.1", "port": free_port(desk.port), "token": secrets.token_urlsafe(32)},

@@ -16,6 +16,7 @@ from typing import Final
 from onedoor.errors import OneDoorError
 from onedoor.ids import AgencyId
 from onedoor.kafka.admin import ensure_topics, set_topic_configs
+from onedoor.kafka.security import ClientCredentials
 from onedoor.logging import get_logger
 from onedoor.topics import TopicNames
 
@@ -52,6 +53,7 @@ async def ensure_intake_topic(
     *,
     replication_factor: int = 1,
     within: float = 30.0,
+    credentials: ClientCredentials | None = None,
 ) -> str:
     """Make ``agency``'s intake topic if it is missing, set its retention if not; its name.
 
@@ -68,15 +70,18 @@ async def ensure_intake_topic(
         replication_factor=config.replication_factor,
         configs=config.configs,
         within=within,
+        credentials=credentials,
     )
-    await _align_configs(bootstrap, topic, config.configs, within)
+    await _align_configs(bootstrap, topic, config.configs, within, credentials)
     return topic
 
 
-async def _align_configs(bootstrap: str, topic: str, configs: dict[str, str], within: float) -> None:
+async def _align_configs(
+    bootstrap: str, topic: str, configs: dict[str, str], within: float, credentials: ClientCredentials | None = None
+) -> None:
     # ensure_topics leaves an existing topic as it is; set the retention the intake topic needs.
     try:
-        await set_topic_configs(bootstrap, topic, configs, within=within)
+        await set_topic_configs(bootstrap, topic, configs, within=within, credentials=credentials)
     except OneDoorError as exc:
         # Not fatal: the topic works, only its retention may be the broker's default.
         log.warning("intake.topic_config_not_set", topic=topic, error=exc.code)

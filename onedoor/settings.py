@@ -15,6 +15,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from onedoor.kafka.security import ClientCredentials, credentials_from
+
 
 def _default_home() -> Path:
     return Path(os.environ.get("ONEDOOR_HOME", Path.cwd() / ".onedoor"))
@@ -35,6 +37,22 @@ class KafkaSettings(BaseModel):
     """Partitions per OneDoor topic."""
     replication_factor: int = Field(default=1, ge=1, le=5)
     """Replicas per OneDoor topic: 3 on a production cluster (`onedoor kafka up --nodes 3` locally)."""
+    username: str | None = None
+    """The hub's SCRAM user on a secured broker (router and API clients); unset: PLAINTEXT, no identity."""
+    password_file: Path | None = None
+    """A file (mode 0600) holding that user's password (``onedoor.kafka.security``)."""
+    admin_username: str | None = None
+    """A broker super user the API provisions agencies' SCRAM users and ACLs with; unset: no provisioning."""
+    admin_password_file: Path | None = None
+    """A file (mode 0600) holding the admin user's password."""
+
+    def credentials(self) -> ClientCredentials | None:
+        """The hub's broker credentials, or ``None`` for PLAINTEXT (raises ``kafka.password_file``)."""
+        return credentials_from(self.username, self.password_file)
+
+    def admin_credentials(self) -> ClientCredentials | None:
+        """The provisioning admin's credentials, or ``None`` when provisioning is off."""
+        return credentials_from(self.admin_username, self.admin_password_file)
 
 
 class DatabaseSettings(BaseModel):

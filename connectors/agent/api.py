@@ -7,9 +7,9 @@ but ``/healthz`` needs ``Authorization: Bearer <token>`` (compared in constant t
 echoes what was sent. One log line per request (method, route template, status, duration):
 never a body, a name, a date of birth or a token.
 
-Also served: ``POST /referrals`` and ``/triage/referrals...`` (``triage_api``), and the staff
-workbench at ``/workbench`` (``connectors.workbench.web``; its own sign-in, no bearer token)
-when the backend has one.
+Also served: ``POST /referrals`` and ``/triage/referrals...`` (``triage_api``), ``POST /outbound``
+(``outbound_api``), and the staff workbench at ``/workbench`` (``connectors.workbench.web``; its
+own sign-in, no bearer token) when the backend has one.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from connectors.agent import triage_api
+from connectors.agent import outbound_api, triage_api
 from connectors.agent.config import ConnectorConfig
 from connectors.agent.notices import NoticeBoard
 from connectors.agent.schemas import (
@@ -38,6 +38,7 @@ from connectors.agent.schemas import (
     StatusCheckOut,
 )
 from connectors.identity import Identifiers
+from connectors.outbox.service import health_details
 from connectors.status import Disclosure, StatusAnswer
 from connectors.workbench import web as workbench_web
 from onedoor.errors import Unauthenticated
@@ -162,10 +163,11 @@ health = APIRouter()
 async def healthz(backend: CurrentBackend) -> JSONResponse:
     """Liveness, without a token: ``ok`` while the connector reads its inbox (and, for a triage desk,
     while the hub seals public referrals to its intake key); else 503 with the problems' codes."""
+    details = await health_details(backend)  # outbox pending, parked messages: counts only
     if backend.healthy:
-        return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "ok", **details})
     problems = getattr(backend, "problems", None)
-    body: dict[str, object] = {"status": "unavailable"}
+    body: dict[str, object] = {"status": "unavailable", **details}
     if isinstance(problems, list) and problems:
         body["problems"] = [str(p) for p in problems]
     return JSONResponse(body, status_code=503)
@@ -252,6 +254,7 @@ def create_app(config: ConnectorConfig, backend: Backend) -> FastAPI:
     app.add_middleware(RequestLog)
     app.include_router(router)
     app.include_router(triage_api.router, dependencies=[Depends(_authorized)], responses=_ERRORS)
+    app.include_router(outbound_api.router, dependencies=[Depends(_authorized)], responses=_ERRORS)
     app.include_router(health)
     workbench = getattr(backend, "workbench", None)
     if workbench is not None:

@@ -17,9 +17,10 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import httpx
 
@@ -27,8 +28,10 @@ from connectors.agent.config import ConnectorConfig, load_config_file
 from connectors.agent.runtime import load_keys
 from connectors.sdk.hubauth import HubClient
 from onedoor.envelope.keys import AgencyKeyPair
-from onedoor.errors import NotFound, OneDoorError, Unavailable
-from onedoor.kafka.admin import describe_partitions
+from onedoor.errors import Forbidden, NotFound, OneDoorError, Unauthenticated, Unavailable
+from onedoor.ids import AgencyId
+from onedoor.kafka.admin import authenticate, can_read, describe_partitions
+from onedoor.kafka.security import ClientCredentials
 from onedoor.topics import TopicNames
 
 MAX_SKEW_S: Final = 30.0
@@ -47,7 +50,14 @@ KEYS_MISMATCH: Final = "check.keys_mismatch"
 BROKER_UNREACHABLE: Final = "check.broker_unreachable"
 TOPIC_MISSING: Final = "check.topic_missing"
 
-ACL_NOTE: Final = "note: broker ACLs are not built yet, so they are not checked"
+BROKER_CREDENTIALS: Final = "check.broker_credentials"
+ACL_MISSING: Final = "check.acl_missing"
+ACL_OPEN: Final = "check.acl_open"
+
+ACL_NOTE: Final = (
+    "note: no broker credentials are configured, so broker ACLs are not checked "
+    "(on a secured broker, run: onedoor connector enrol)"
+)
 
 _HUB_REFUSALS: Final[dict[str, str]] = {
     "auth.key_unknown": "the hub does not know this signing key (registered? rotated? revoked?)",
@@ -190,8 +200,14 @@ async def run_checks(
         if hub_up and keys is not None:
             await _check_identity(config, keys, hub_transport, clock, results)
             await _check_directory(config, keys, http, results)
+            await _check_key_lifetimes(config, keys, http, results)
 
-    await _check_broker(config, describe or _describe_topic, results)
+    credentials = await _check_broker_identity(config, results)
+    if credentials is False:
+        return results
+    await _check_broker(config, describe or partial(_describe_topic, credentials=credentials), results)
+    if credentials is not None and _passed(results, "topics"):
+        await _check_acls(config, credentials, results)
     return results
 
 
@@ -305,11 +321,14 @@ async def _check_broker(config: ConnectorConfig, describe: Describe, results: li
     topics = TopicNames(config.kafka.topic_prefix)
     wanted = [("outbound topic", topics.outbound(config.agency_id)), ("inbox", topics.inbox(config.agency_id))]
     missing: list[str] = []
+    denied: list[str] = []
     for label, topic in wanted:
         try:
             await describe(bootstrap, topic)
         except NotFound:
             missing.append(f"{label} {topic}")
+        except Forbidden:
+            denied.append(f"{label} {topic}")
         except OneDoorError as exc:
             results.append(
                 CheckResult.failed(
@@ -318,7 +337,16 @@ async def _check_broker(config: ConnectorConfig, describe: Describe, results: li
             )
             return
     results.append(CheckResult.passed("broker", f"the broker at {bootstrap} answers"))
-    if missing:
+    if denied:
+        results.append(
+            CheckResult.failed(
+                "topics",
+                ACL_MISSING,
+                "the broker does not let this connector see its own " + ", ".join(denied) + ": its ACLs are "
+                "missing; run onedoor connector enrol again (the hub grants them)",
+            )
+        )
+    elif missing:
         results.append(
             CheckResult.failed(
                 "topics",
@@ -331,10 +359,171 @@ async def _check_broker(config: ConnectorConfig, describe: Describe, results: li
         results.append(CheckResult.passed("topics", f"the agency's topics {names} exist"))
 
 
-async def _describe_topic(bootstrap: str, topic: str) -> object:
-    return await describe_partitions(bootstrap, topic, within=BROKER_TIMEOUT_S)
+async def _describe_topic(bootstrap: str, topic: str, credentials: ClientCredentials | None = None) -> object:
+    try:
+        return await describe_partitions(bootstrap, topic, within=BROKER_TIMEOUT_S, credentials=credentials)
+    except OneDoorError as exc:
+        if credentials is not None and exc.code == "kafka.admin_failed" and "code 29" in exc.message:
+            raise Forbidden(ACL_MISSING, f"{credentials.username} may not describe {topic}") from None
+        raise
+
+
+def _passed(results: list[CheckResult], check: str) -> bool:
+    return any(result.check == check and result.ok for result in results)
+
+
+# --- broker identity and ACLs (issue 6) --------------------------------------------------------------
+
+
+async def _check_broker_identity(
+    config: ConnectorConfig, results: list[CheckResult]
+) -> ClientCredentials | Literal[False] | None:
+    """The broker credentials, after the broker accepted them; ``None``: none configured; ``False``: stop here."""
+    try:
+        credentials = config.kafka.credentials()
+    except OneDoorError as exc:
+        results.append(
+            CheckResult.failed("broker_identity", BROKER_CREDENTIALS, f"{exc.message}: run onedoor connector enrol")
+        )
+        return False
+    bootstrap = config.kafka.bootstrap_servers
+    if not bootstrap:
+        return credentials  # _check_broker says so
+    try:
+        await authenticate(bootstrap, credentials, within=BROKER_TIMEOUT_S)
+    except Unauthenticated:
+        results.append(
+            CheckResult.failed("broker_identity", BROKER_CREDENTIALS, broker_login_sentence(bootstrap, credentials))
+        )
+        return False
+    except OneDoorError:
+        return credentials  # unreachable: _check_broker says so
+    if credentials is not None:
+        results.append(
+            CheckResult.passed(
+                "broker_identity", f"the broker at {bootstrap} accepts the SCRAM credentials of {credentials.username}"
+            )
+        )
+    return credentials
+
+
+def broker_login_sentence(bootstrap: str, credentials: ClientCredentials | None) -> str:
+    """What a refused broker login means, in words."""
+    if credentials is None:
+        return (
+            f"the broker at {bootstrap} is secured and this connector has no broker credentials: "
+            "run onedoor connector enrol"
+        )
+    return (
+        f"the broker refused the SCRAM credentials for {credentials.username}: the password in "
+        "ONEDOOR_CONNECTOR_KAFKA__PASSWORD_FILE is wrong or was rotated; run onedoor connector enrol again"
+    )
+
+
+async def _check_acls(config: ConnectorConfig, credentials: ClientCredentials, results: list[CheckResult]) -> None:
+    bootstrap = config.kafka.bootstrap_servers
+    assert bootstrap is not None  # noqa: S101 - the topics check passed
+    topics = TopicNames(config.kafka.topic_prefix)
+    stranger = AgencyId("acl-probe" if config.agency != "acl-probe" else "acl-probe-2")
+    other = topics.inbox(stranger)
+    try:
+        readable = await can_read(bootstrap, other, credentials, within=BROKER_TIMEOUT_S)
+    except OneDoorError as exc:
+        results.append(
+            CheckResult.failed("acls", BROKER_UNREACHABLE, f"could not probe the broker's ACLs ({exc.code})")
+        )
+        return
+    if readable:
+        results.append(
+            CheckResult.failed(
+                "acls",
+                ACL_OPEN,
+                f"the broker let {credentials.username} read another agency's inbox ({other}): it does not enforce "
+                "ACLs (allow.everyone.if.no.acl.found? no authorizer?): tell the hub operator",
+            )
+        )
+        return
+    results.append(
+        CheckResult.passed(
+            "acls",
+            f"{credentials.username} may use its own outbound topic and inbox, and the broker refuses it "
+            f"another agency's inbox ({other})",
+        )
+    )
 
 
 def all_ok(results: list[CheckResult]) -> bool:
     """Did every check pass (and was there at least one)?"""
     return bool(results) and all(result.ok for result in results)
+
+
+# --- key lifetimes and rotation leftovers (onboarding and key rotation) --------------------------
+
+KEY_EXPIRED: Final = "check.key_expired"
+PREVIOUS_KEYS: Final = "check.previous_keys"
+KEY_WARN_DAYS: Final = 14
+"""Warn when a current key's ``not_after`` at the hub is closer than this."""
+
+
+def key_lifetime_result(
+    document: Any, keys: AgencyKeyPair, *, now: datetime, warn_days: int = KEY_WARN_DAYS
+) -> CheckResult:
+    """The agency's current keys at the hub must not be past, or (a warning) near, their ``not_after``."""
+    agency = str(keys.agency)
+    items = document.get("agencies", []) if isinstance(document, dict) else []
+    entry = next((item for item in items if isinstance(item, dict) and item.get("id") == agency), {})
+    mine = {str(keys.signing_key_id): "signing", str(keys.encryption_key_id): "encryption"}
+    expired, soon = [], []
+    for listed in [*entry.get("signing_keys", []), *entry.get("encryption_keys", [])]:
+        use = mine.get(str(listed.get("key_id")))
+        if use is None or not listed.get("not_after"):
+            continue
+        left = datetime.fromisoformat(str(listed["not_after"])) - now
+        if left.total_seconds() <= 0:
+            expired.append(f"the {use} key {listed['key_id']} expired at the hub")
+        elif left.days < warn_days:
+            soon.append(f"the {use} key {listed['key_id']} expires in {left.days} days")
+    if expired:
+        return CheckResult.failed(
+            "key_lifetime", KEY_EXPIRED, "; ".join(expired) + ": run `onedoor connector rotate-keys` at once"
+        )
+    if soon:
+        return CheckResult.passed(
+            "key_lifetime", "WARNING: " + "; ".join(soon) + ": run `onedoor connector rotate-keys` before then"
+        )
+    return CheckResult.passed("key_lifetime", "the current keys have no end of validity within the next weeks")
+
+
+def previous_keys_result(config: ConnectorConfig, *, now: datetime | None = None) -> CheckResult:
+    """Encryption keys kept from rotations must open with the passphrase; a pending rotation is named."""
+    from connectors.agent.keyfiles import PENDING, load_previous  # noqa: PLC0415 - only this check needs it
+
+    passphrase = None if config.keys_passphrase is None else config.keys_passphrase.get_secret_value().encode()
+    try:
+        kept = load_previous(config.keys_dir, passphrase, now=now)
+    except OneDoorError as exc:
+        return CheckResult.failed("previous_keys", PREVIOUS_KEYS, f"a previous encryption key: {exc.message}")
+    pending = sorted(p.name for p in (config.keys_dir / PENDING).glob("*.pem"))
+    if pending:
+        return CheckResult.failed(
+            "previous_keys",
+            PREVIOUS_KEYS,
+            f"an interrupted rotation left {', '.join(pending)} in {config.keys_dir / PENDING}: "
+            "run `onedoor connector rotate-keys` again to finish it",
+        )
+    return CheckResult.passed(
+        "previous_keys", f"{len(kept)} previous encryption key(s) still open messages sealed before a rotation"
+    )
+
+
+async def _check_key_lifetimes(
+    config: ConnectorConfig, keys: AgencyKeyPair, http: httpx.AsyncClient, results: list[CheckResult]
+) -> None:
+    results.append(previous_keys_result(config))
+    try:
+        response = await http.get("/directory")
+        response.raise_for_status()
+        document = response.json()
+    except (httpx.HTTPError, ValueError):
+        return  # the directory check has said why already
+    results.append(key_lifetime_result(document, keys, now=datetime.now(UTC)))

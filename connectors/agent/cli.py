@@ -22,8 +22,13 @@ import uvicorn
 from connectors.agent.api import create_app
 from connectors.agent.check import ACL_NOTE, all_ok, run_checks
 from connectors.agent.config import ENV_PREFIX, ConnectorConfig, load_config, load_config_file, read_token_file
+from connectors.agent.enrol import describe as describe_enrolment
+from connectors.agent.enrol import enrol
+from connectors.agent.init import init_command
 from connectors.agent.options import ConnectorFile, OptionalConnectorFile
+from connectors.agent.rotate import revoke_key_command, rotate_keys_command
 from connectors.agent.runtime import running_connector
+from connectors.outbox.cli import parked_command
 from connectors.status.index import write_records
 from connectors.status.synthetic import known_victim, synthetic_records
 from connectors.workbench.cli import app as user_app
@@ -50,6 +55,10 @@ app = typer.Typer(
 
 app.add_typer(user_app, name="user")
 app.command(name="audit")(workbench_audit)
+app.command(name="init")(init_command)
+app.command(name="rotate-keys")(rotate_keys_command)
+app.command(name="revoke-key")(revoke_key_command)
+app.command(name="parked")(parked_command)
 
 ClientFactory = Callable[[str, str], httpx.Client]
 """``(connector URL, bearer token) -> client``."""
@@ -101,9 +110,26 @@ def check(
     else:
         for result in results:
             typer.echo(result.line())
-        typer.echo(ACL_NOTE)
+        if not any(result.check == "acls" for result in results):
+            typer.echo(ACL_NOTE)
     if not all_ok(results):
         raise typer.Exit(1)
+
+
+@app.command(name="enrol")
+def enrol_command(
+    config_file: ConnectorFile,
+    print_only: Annotated[
+        bool, typer.Option("--print-only", help="Do not edit the config file; print the two lines to add.")
+    ] = False,
+) -> None:
+    """Fetch (or rotate) this agency's broker identity from the hub; keep its password 0600; set the config."""
+    try:
+        result = asyncio.run(enrol(config_file, update_config=not print_only))
+    except OneDoorError as exc:
+        raise fail(f"{exc.message} ({exc.code})") from None
+    for line in describe_enrolment(result):
+        typer.echo(line)
 
 
 @app.command(name="records-demo")

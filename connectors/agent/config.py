@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from onedoor.errors import OneDoorError, ValidationFailed
 from onedoor.ids import AgencyId
+from onedoor.kafka.security import ClientCredentials, credentials_from
 
 ENV_PREFIX: Final = "ONEDOOR_CONNECTOR_"
 MIN_TOKEN_CHARS: Final = 32
@@ -46,6 +47,14 @@ class KafkaConfig(BaseModel):
     intake_replication_factor: int = Field(default=1, ge=1, le=10)
     """A triage desk's intake topic, when the connector makes it first: set it as the hub's
     replication factor (``onedoor.intake_topic``), since Kafka cannot change it afterwards."""
+    username: str | None = None
+    """The agency's SCRAM user on a secured broker (``agency-<id>``, ``onedoor connector enrol``); unset: PLAINTEXT."""
+    password_file: Path | None = None
+    """A file (mode 0600) holding its password (``<data dir>/broker.password`` after enrolment)."""
+
+    def credentials(self) -> ClientCredentials | None:
+        """The broker credentials, or ``None`` for PLAINTEXT (raises ``kafka.password_file``)."""
+        return credentials_from(self.username, self.password_file)
 
 
 class ApiConfig(BaseModel):
@@ -113,6 +122,8 @@ class ConnectorConfig(BaseSettings):
     """The federation matching key (mode 0600; ``MatchingKey.save``)."""
     records_path: Path | None = None
     """The agency's status records (``.json`` or ``.csv``); unset: every check is answered "no record"."""
+    adapters_file: Path | None = None
+    """The agency's adapters file (YAML, ``connectors.adapters``): its systems plugged in (SQL, webhook, folder)."""
     disclosure_log_path: Path
     """The disclosure log (SQLite file): every record disclosed, for subject access requests."""
     policy_refresh_seconds: float = Field(default=30.0, gt=0)

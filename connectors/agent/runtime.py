@@ -33,8 +33,12 @@ from typing import Final
 
 import httpx
 
+from connectors.adapters.base import AdapterContext
+from connectors.adapters.registry import Adapters, load_adapters, sender
 from connectors.agent.config import ConnectorConfig
+from connectors.agent.keyfiles import load_pair
 from connectors.agent.notices import NoticeBoard
+from connectors.agent.registry_watch import old_keys_of, watch_registry
 from connectors.casework.transfers import (
     HANDOVER_PACK,
     TRANSFER_ACCEPTED,
@@ -45,6 +49,7 @@ from connectors.casework.transfers import (
     handover_directory,
 )
 from connectors.identity import Identifiers, MatchingKey
+from connectors.outbox.service import Durability, open_durability
 from connectors.sdk import Connector
 from connectors.sdk.codec import ContractCodecs
 from connectors.sdk.directory import fetch_directory
@@ -72,6 +77,7 @@ from connectors.workbench.web import Workbench
 from onedoor.envelope.intake import IntakeKeyPair
 from onedoor.envelope.keys import AgencyKeyPair
 from onedoor.errors import OneDoorError, ValidationFailed
+from onedoor.kafka.security import aiokafka_options
 from onedoor.logging import get_logger
 from onedoor.topics import TopicNames
 
@@ -105,6 +111,10 @@ class ConnectorProcess:
     """Reads public referrals (a triage desk with an intake key), else ``None``."""
     intake_key: IntakeKeyWatch | None = None
     """Registers and checks the desk's intake key at the hub (a triage desk with an intake key)."""
+    durability: Durability | None = None
+    """The outbox, its relay and the durable inbox (``connectors.outbox``)."""
+    adapters: Adapters | None = None
+    """The agency's systems plugged in through its adapters file (``connectors.adapters``)."""
 
     @property
     def problems(self) -> list[str]:
@@ -112,8 +122,12 @@ class ConnectorProcess:
         found = []
         if self.pump.done():
             found.append("connector.inbox_stopped")
+        if self.durability is not None and self.durability.stopped:
+            found.append("connector.outbox_relay_stopped")
         if self.intake_key is not None and self.intake_key.ok is False:
             found.append(KEY_MISMATCH)
+        if self.adapters is not None:
+            found.extend(self.adapters.problems)
         return found
 
     @property
@@ -145,6 +159,12 @@ def load_index(config: ConnectorConfig, key: MatchingKey, records: Iterable[Stat
         raise ValidationFailed("status.invalid_records", f"cannot read {config.records_path}: {exc.strerror}") from None
 
 
+def adapter_context(config: ConnectorConfig) -> AdapterContext:
+    """What every adapter of the agency is told: the agency, its data directory, the adapters file's folder."""
+    base = config.adapters_file.parent if config.adapters_file is not None else config.data_directory
+    return AdapterContext(config.agency_id, config.data_directory, base)
+
+
 def load_keys(config: ConnectorConfig) -> tuple[AgencyKeyPair, MatchingKey]:
     """The agency's key pair and the federation matching key.
 
@@ -152,13 +172,8 @@ def load_keys(config: ConnectorConfig) -> tuple[AgencyKeyPair, MatchingKey]:
         ValidationFailed: ``connector.keys_unreadable`` or ``identity.key_file``.
     """
     passphrase = None if config.keys_passphrase is None else config.keys_passphrase.get_secret_value().encode()
-    try:
-        keys = AgencyKeyPair.load(config.agency_id, config.keys_dir, passphrase)
-    except (OSError, ValueError, TypeError) as exc:
-        # The exception text may quote the file; its type says enough and holds no key material.
-        raise ValidationFailed(
-            KEYS_UNREADABLE, f"cannot load the agency keys from {config.keys_dir} ({type(exc).__name__})"
-        ) from None
+    # connector.keys_passphrase (wrong or missing passphrase) or connector.keys_unreadable, in words.
+    keys = load_pair(config.agency_id, config.keys_dir, passphrase)
     try:
         key = MatchingKey.load(config.matching_key_path)
     except OSError as exc:
@@ -222,11 +237,15 @@ async def running_connector(
             NO_BROKER, "no broker: set ONEDOOR_CONNECTOR_KAFKA__BOOTSTRAP_SERVERS or KAFKA_BOOTSTRAP_SERVERS"
         )
     keys, key = load_keys(config)
-    index = load_index(config, key, records)
+    # The agency's systems (adapters file): their status records join the index; they take referrals and alerts.
+    adapters = load_adapters(config.adapters_file, adapter_context(config))
+    index = load_index(config, key, adapters.index_records(records, config.records_path))
     directory = await fetch_directory(config.hub_url, client=client)
     agencies = await fetch_agencies(config.hub_url, client=client)
     policy = await fetch_policy(config.hub_url, client=client)
     intake_keys = load_intake_keys(config)
+    # outbox, relay and received ids in the workbench database; the relay logs in as the agency too
+    durability = open_durability(config, servers, **aiokafka_options(config.kafka.credentials()))
     connector = Connector(
         keys=keys,
         directory=directory,
@@ -235,12 +254,20 @@ async def running_connector(
         topics=TopicNames(config.kafka.topic_prefix),
         policy=policy,
         policy_refresh=policy.refresher(config.hub_url, client=client),
+        old_keys=old_keys_of(config),  # encryption keys replaced by a rotation, within their overlap
+        outbox=durability.outbox,
+        inbox=durability.inbox,
+        credentials=config.kafka.credentials(),
     )
     notices = NoticeBoard(config.notices_kept)
     config.data_directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = WorkbenchStore(config.workbench_database_url()).create()
     hub = HubClient(config.hub_url, keys, transport=hub_transport)
-    with DisclosureLog(config.disclosure_log_path) as disclosures, contextlib.closing(store):
+    with (
+        DisclosureLog(config.disclosure_log_path) as disclosures,
+        contextlib.closing(store),
+        contextlib.closing(durability.store),
+    ):
         async with hub, connector:
             desk = TriageDesk(
                 me=config.agency_id,
@@ -250,19 +277,9 @@ async def running_connector(
                 may_send=policy_permits(policy, config.agency_id),
                 progress=progress or HubProgress(hub),
             )
-            # Nothing received is dropped silently: a contract nobody routes is an `unrouted` inbox item.
-            dispatcher = Dispatcher(fallback=desk.on_unrouted)
             responder = StatusResponder(connector, index, disclosures=disclosures, on_checked=notices.notify)
-            dispatcher.route(STATUS_CHECK, responder)
-            dispatcher.route(REFERRAL, desk.on_referral)
-            dispatcher.route(ALERT, desk.on_alert)
-            # Case transfer: hand the pack `onedoor transfer offer` left waiting to whoever the hub says accepted;
-            # offers, packs and completions received go into the workbench inbox.
             handover = HandoverDesk(connector, hub, DirectoryCaseFiles(handover_directory(config.data_directory)))
-            dispatcher.route(TRANSFER_ACCEPTED, handover)
-            dispatcher.route(TRANSFER_OFFER, desk.on_transfer_offer)
-            dispatcher.route(HANDOVER_PACK, desk.on_handover)
-            dispatcher.route(TRANSFER_COMPLETED, desk.on_transfer_completed)
+            dispatcher = _dispatcher(desk, responder, handover, adapters)
             checker = StatusChecker(connector, key, policy, dispatcher=dispatcher)
             watch = None if intake_keys is None else IntakeKeyWatch(hub, intake_keys.current)
             if watch is not None:
@@ -272,7 +289,14 @@ async def running_connector(
                 _refresh_policy(policy, config.hub_url, client, every_s=config.policy_refresh_seconds, watch=watch),
                 name=f"connector-policy-{config.agency}",
             )
-            async with contextlib.AsyncExitStack() as stack:
+            # The relay publishes what `send` commits to the outbox; parked messages put back go to the dispatcher.
+            # The registry watch: a revoked key is refused here within a second, rotated keys are picked up.
+            async with (
+                contextlib.AsyncExitStack() as stack,
+                durability.running(connector, dispatcher),
+                adapters.running(sender(connector)),
+                watch_registry(config, connector, servers, client=client),
+            ):
                 intake = None
                 if intake_keys is not None:
                     reader = await stack.enter_async_context(
@@ -283,6 +307,7 @@ async def running_connector(
                             keys=intake_keys,
                             desk=desk,
                             replication_factor=config.kafka.intake_replication_factor,
+                            credentials=config.kafka.credentials(),
                         )
                     )
                     intake = asyncio.create_task(reader.run(), name=f"connector-intake-{config.agency}")
@@ -312,6 +337,8 @@ async def running_connector(
                         build_workbench(config, desk) if config.workbench.enabled else None,
                         intake,
                         watch,
+                        durability,
+                        adapters=adapters,
                     )
                 finally:
                     for task in tasks:
@@ -320,6 +347,23 @@ async def running_connector(
                         with contextlib.suppress(asyncio.CancelledError):
                             await task
                     log.info("connector.stopped", agency=config.agency)
+
+
+def _dispatcher(desk: TriageDesk, responder: StatusResponder, handover: HandoverDesk, adapters: Adapters) -> Dispatcher:
+    """Where each contract received goes."""
+    # Nothing received is dropped silently: a contract nobody routes is an `unrouted` inbox item.
+    dispatcher = Dispatcher(fallback=desk.on_unrouted)
+    dispatcher.route(STATUS_CHECK, responder)
+    # Referrals and alerts go to the workbench first, then to the agency's own systems (adapters).
+    dispatcher.route(REFERRAL, adapters.after(desk.on_referral))
+    dispatcher.route(ALERT, adapters.after(desk.on_alert))
+    # Case transfer: hand the pack `onedoor transfer offer` left waiting to whoever the hub says accepted;
+    # offers, packs and completions received go into the workbench inbox.
+    dispatcher.route(TRANSFER_ACCEPTED, handover)
+    dispatcher.route(TRANSFER_OFFER, desk.on_transfer_offer)
+    dispatcher.route(HANDOVER_PACK, desk.on_handover)
+    dispatcher.route(TRANSFER_COMPLETED, desk.on_transfer_completed)
+    return dispatcher
 
 
 def build_workbench(config: ConnectorConfig, desk: TriageDesk) -> Workbench:

@@ -45,6 +45,7 @@ from connectors.sdk.policy import fetch_policy
 from onedoor.cli_http import fail
 from onedoor.errors import OneDoorError, ValidationFailed
 from onedoor.ids import AgencyId, SubjectToken, TransferId
+from onedoor.kafka.security import aiokafka_options
 from onedoor.topics import TopicNames
 
 INVALID_FILE: Final = "casework.invalid_file"
@@ -78,6 +79,7 @@ class _SendOnlyConnector(Connector):
             linger_ms=2,
             max_request_size=8 * 1024 * 1024,
             client_id=f"onedoor-cli-{self.agency}",
+            **aiokafka_options(self.credentials),
         )
         await producer.start()
         self._producer = producer
@@ -104,6 +106,7 @@ async def connected(config: ConnectorConfig) -> AsyncIterator[tuple[Connector, H
         bootstrap_servers=servers,
         topics=TopicNames(config.kafka.topic_prefix),
         policy=policy,
+        credentials=config.kafka.credentials(),
     )
     async with HubClient(config.hub_url, keys) as hub, connector:
         yield connector, hub

@@ -51,6 +51,7 @@ from onedoor.envelope.seal import seal
 from onedoor.envelope.window import MessageWindow
 from onedoor.errors import OneDoorError
 from onedoor.ids import AgencyId, AgreementId, ContractName, CorrelationId, KeyId, MessageId, Purpose, SubjectToken
+from onedoor.kafka.security import ClientCredentials, aiokafka_options
 from onedoor.logging import get_logger
 from onedoor.topics import TopicNames
 
@@ -150,6 +151,20 @@ class ConnectorStats:
 Handler = Callable[[ReceivedMessage], Awaitable[None]]
 
 
+class DurableOutbox(Protocol):
+    """Where ``send`` puts sealed envelopes when the connector has one (``connectors.outbox.Outbox``)."""
+
+    async def put(self, sealed: Sequence[Sealed]) -> None:
+        """Write them durably (committed when this returns); a relay publishes them."""
+
+
+class InboxGuard(Protocol):
+    """Hands each opened message to the handler once across restarts (``connectors.outbox.DurableInbox``)."""
+
+    async def deliver(self, message: ReceivedMessage, value: bytes, handler: Handler) -> bool:
+        """``True`` if the handler took it now (``False``: a duplicate, or parked)."""
+
+
 class Connector:
     """One agency's connection to the hub. Use ``async with``."""
 
@@ -164,8 +179,17 @@ class Connector:
         old_keys: Mapping[KeyId, Any] | None = None,
         policy: SharingPolicy | None = None,
         policy_refresh: Callable[[], Awaitable[bool]] | None = None,
+        outbox: DurableOutbox | None = None,
+        inbox: InboxGuard | None = None,
+        credentials: ClientCredentials | None = None,
     ) -> None:
         self.agency: AgencyId = keys.agency
+        self.credentials = credentials
+        """The agency's SCRAM identity on a secured broker (``onedoor connector enrol``); ``None``: PLAINTEXT."""
+        self.outbox = outbox
+        """With an outbox, ``send`` commits envelopes to it and returns; a relay publishes them."""
+        self.inbox = inbox
+        """With a durable inbox, dedupe survives restarts and a failing handler's message is parked."""
         self._keys = keys
         self.directory = directory
         self.policy = policy
@@ -185,6 +209,19 @@ class Connector:
         self._consumer: AIOKafkaConsumer | None = None
         self.stats = ConnectorStats()
 
+    def use_directory(self, directory: PublicDirectory) -> None:
+        """Swap in a newer directory (a key rotated or revoked, an agency added or suspended): used at once."""
+        self.directory = directory
+        self._mac_key = hubmac.sender_mac_key(self._keys.encryption, self._keys.encryption_public, directory.hub_public)
+
+    def use_keys(self, keys: AgencyKeyPair, old_keys: Mapping[KeyId, Any] | None = None) -> None:
+        """Swap in the agency's keys after a rotation; ``old_keys`` still open what was sealed to them."""
+        if keys.agency != self.agency:
+            raise ValueError("a connector's keys belong to its own agency")
+        self._keys = keys
+        self._decryption_keys = {keys.encryption_key_id: keys.encryption, **(old_keys or {})}
+        self._mac_key = hubmac.sender_mac_key(keys.encryption, keys.encryption_public, self.directory.hub_public)
+
     async def __aenter__(self) -> Connector:
         await self.start()
         return self
@@ -201,6 +238,7 @@ class Connector:
             linger_ms=2,
             max_request_size=8 * 1024 * 1024,
             client_id=f"onedoor-connector-{self.agency}",
+            **aiokafka_options(self.credentials),
         )
         self._consumer = AIOKafkaConsumer(
             self._topics.inbox(self.agency),
@@ -212,6 +250,7 @@ class Connector:
             isolation_level="read_uncommitted",
             max_partition_fetch_bytes=8 * 1024 * 1024,
             fetch_max_wait_ms=10,
+            **aiokafka_options(self.credentials),
         )
         await self._producer.start()
         try:
@@ -381,12 +420,16 @@ class Connector:
         """Seal a message (same arguments as ``seal``) and publish every envelope to this agency's outbound topic.
 
         Nothing is published when sealing fails (an unknown recipient, a denied recipient, a bad body).
+        With an ``outbox`` the envelopes are committed to it instead, and a relay publishes them.
 
         Returns:
             The headers sent, one per envelope; ``header.message_id`` identifies each everywhere.
         """
         sealed = self.seal(**message)
-        await self.publish_all(sealed)
+        if self.outbox is not None:
+            await self.outbox.put(sealed)  # durable once this returns; the relay publishes
+        else:
+            await self.publish_all(sealed)
         return [item.header for item in sealed]
 
     async def publish(self, header: Header, value: bytes) -> None:
@@ -506,6 +549,10 @@ class Connector:
         if not self._seen.admit(message.header.message_id, position, message.header.expires_at_ms):
             self.stats.duplicates += 1
             return 0
+        if self.inbox is not None:
+            taken = await self.inbox.deliver(message, record.value or b"", handler)
+            self.stats.received += int(taken)
+            return int(taken)
         await handler(message)
         self.stats.received += 1
         return 1

@@ -34,6 +34,7 @@ from onedoor.envelope.intake_form import PublicReferralForm
 from onedoor.errors import OneDoorError, ValidationFailed
 from onedoor.ids import AgencyId
 from onedoor.intake_topic import ensure_intake_topic
+from onedoor.kafka.security import ClientCredentials, aiokafka_options
 from onedoor.logging import get_logger
 from onedoor.topics import TopicNames
 
@@ -93,6 +94,7 @@ class IntakeReader:
         desk: TriageDesk,
         replication_factor: int = 1,
         on_stored: Callable[[str], None] | None = None,
+        credentials: ClientCredentials | None = None,
     ) -> None:
         self._bootstrap = bootstrap
         self._topics = topics
@@ -103,12 +105,19 @@ class IntakeReader:
         self._desk = desk
         self._replication = replication_factor
         self._on_stored = on_stored
+        self._credentials = credentials
         self._consumer: AIOKafkaConsumer | None = None
 
     async def __aenter__(self) -> IntakeReader:
         await asyncio.to_thread(self.reopen_unreadable)
         # The hub makes the topic on its first submission; make it now (the same way) so the reader can subscribe.
-        await ensure_intake_topic(self._bootstrap, self._topics, self._agency, replication_factor=self._replication)
+        await ensure_intake_topic(
+            self._bootstrap,
+            self._topics,
+            self._agency,
+            replication_factor=self._replication,
+            credentials=self._credentials,
+        )
         self._consumer = AIOKafkaConsumer(
             self._topic,
             bootstrap_servers=self._bootstrap,
@@ -116,6 +125,7 @@ class IntakeReader:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=10,
+            **aiokafka_options(self._credentials),
         )
         await self._consumer.start()
         return self

@@ -7,11 +7,11 @@ an agency admin may also add and revoke the keys of its own agency (``hub.auth``
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Body, Depends, Request, status
 
-from hub.agencies import service
+from hub.agencies import registration, service
 from hub.agencies.schemas import (
     AgencyCreate,
     AgencyIdField,
@@ -22,11 +22,14 @@ from hub.agencies.schemas import (
     KeyIdField,
     KeyOut,
 )
+from hub.audit.service import append_now
+from hub.auth.agency import AgencyCaller
 from hub.auth.deps import AgencyKeyManager, HubOperator, require
 from hub.auth.roles import Role
 from hub.auth.tokens import Principal
 from hub.deps import WRITE_ERRORS, SettingsDep, error_responses
 from onedoor.envelope.keys import HubKey
+from onedoor.errors import OneDoorError
 from onedoor.web import DbSession
 
 router = APIRouter(prefix="/agencies", tags=["agencies"])
@@ -77,6 +80,52 @@ def suspend_agency(_caller: HubOperator, agency_id: AgencyIdField, session: DbSe
 def reactivate_agency(_caller: HubOperator, agency_id: AgencyIdField, session: DbSession) -> AgencyOut:
     """Reactivate an agency (idempotent)."""
     return AgencyOut.from_model(service.reactivate(session, agency_id))
+
+
+ApprovingOperator = Annotated[Principal, Depends(require(Role.HUB_OPERATOR, agency_in_body="agency_id"))]
+"""A hub operator approving the registration request of the agency named in the body."""
+
+
+@router.post(
+    "/registrations",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(*WRITE_ERRORS, 409),
+    summary="Approve an agency's signed registration request (onedoor connector init): register it with its keys",
+)
+def approve_registration(
+    caller: ApprovingOperator, session: DbSession, request: Request, document: Annotated[dict[str, Any], Body()]
+) -> AgencyOut:
+    """Verify the request's signature with the key inside it and its age; register the agency (audited)."""
+    try:
+        return AgencyOut.from_model(registration.approve(session, document, actor=caller.subject))
+    except OneDoorError as exc:
+        entry = registration.refusal_entry(document, actor=caller.subject, code=exc.code)
+        append_now(request.app.state.session_factory, [entry])
+        raise
+
+
+# Declared before "/{agency_id}/keys": "me" must not be taken for an agency id.
+@router.post(
+    "/me/keys",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(*WRITE_ERRORS, 404, 409),
+    summary="Announce a new key of the calling agency (agency assertion signed with its current signing key)",
+)
+def add_own_key(caller: AgencyCaller, body: KeyCreate, session: DbSession, settings: SettingsDep) -> KeyOut:
+    """Rotate one of the caller's keys; the old one stays valid for one envelope lifetime."""
+    grace = timedelta(seconds=settings.router.max_ttl_seconds)
+    key = registration.add_own_key(session, caller.agency, caller.key_id, body, retire_grace=grace)
+    return KeyOut.from_model(key)
+
+
+@router.post(
+    "/me/keys/{key_id}/revoke",
+    responses=error_responses(*WRITE_ERRORS, 404),
+    summary="Revoke one of the calling agency's keys (agency assertion); not its current signing key",
+)
+def revoke_own_key(caller: AgencyCaller, key_id: KeyIdField, session: DbSession) -> KeyOut:
+    """Revoke a compromised key at once (idempotent)."""
+    return KeyOut.from_model(registration.revoke_own_key(session, caller.agency, key_id))
 
 
 @router.post(

@@ -432,6 +432,7 @@ async def publishing(app: FastAPI, settings: Settings, bootstrap: str | None) ->
         bootstrap,
         TopicNames(settings.kafka.topic_prefix),
         replication_factor=settings.kafka.replication_factor,
+        credentials=settings.kafka.credentials(),
     )
     await publisher.start()
     pages.publisher = publisher

@@ -16,6 +16,7 @@ from onedoor.envelope.intake import PublicSubmission
 from onedoor.errors import Unavailable
 from onedoor.ids import AgencyId
 from onedoor.intake_topic import ensure_intake_topic, intake_topic_config
+from onedoor.kafka.security import ClientCredentials, aiokafka_options
 from onedoor.logging import get_logger
 from onedoor.topics import TopicNames
 
@@ -30,8 +31,16 @@ SEND_TIMEOUT_S: Final = 15.0
 class IntakePublisher:
     """Started in the hub API's lifespan when a broker is configured; ``publish`` sends and waits for the ack."""
 
-    def __init__(self, bootstrap: str, topics: TopicNames, *, replication_factor: int = 1) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: TopicNames,
+        *,
+        replication_factor: int = 1,
+        credentials: ClientCredentials | None = None,
+    ) -> None:
         self._bootstrap = bootstrap
+        self._credentials = credentials
         self._topics = topics
         self._replication_factor = replication_factor
         self._producer: AIOKafkaProducer | None = None
@@ -40,7 +49,11 @@ class IntakePublisher:
     async def start(self) -> None:
         """Connect to the broker."""
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True, linger_ms=0
+            bootstrap_servers=self._bootstrap,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=0,
+            **aiokafka_options(self._credentials),
         )
         await self._producer.start()
 
@@ -68,6 +81,7 @@ class IntakePublisher:
                     agency,
                     replication_factor=self._replication_factor,
                     within=SEND_TIMEOUT_S,
+                    credentials=self._credentials,
                 )
                 self._ensured.add(topic)
             await producer.send_and_wait(topic, submission.encode(), key=submission.reference.encode("ascii"))

@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from hub.policy.changes import Change, ChangeKind
 from onedoor.kafka.admin import ensure_topics
+from onedoor.kafka.security import ClientCredentials, aiokafka_options
 from onedoor.logging import get_logger
 
 log = get_logger(__name__)
@@ -31,13 +32,20 @@ POLICY_TOPIC_CONFIG: Final = {"retention.ms": str(3_600_000), "cleanup.policy": 
 """Events are only wake-up calls: an hour of them is plenty."""
 
 
-async def _ensure_topic(bootstrap: str, topic: str, replication_factor: int) -> None:
+async def _ensure_topic(
+    bootstrap: str, topic: str, replication_factor: int, credentials: ClientCredentials | None = None
+) -> None:
     """Create the policy topic if it does not exist (one partition: announcements stay in order).
 
     Both sides call it on start, so neither depends on the other having started first.
     """
     await ensure_topics(
-        bootstrap, [topic], partitions=1, replication_factor=replication_factor, configs=POLICY_TOPIC_CONFIG
+        bootstrap,
+        [topic],
+        partitions=1,
+        replication_factor=replication_factor,
+        configs=POLICY_TOPIC_CONFIG,
+        credentials=credentials,
     )
 
 
@@ -66,10 +74,13 @@ class PolicyEvent:
 class PolicyAnnouncer:
     """The API side: publishes committed changes to the policy topic (fire and forget, in order)."""
 
-    def __init__(self, bootstrap: str, topic: str, *, replication_factor: int = 1) -> None:
+    def __init__(
+        self, bootstrap: str, topic: str, *, replication_factor: int = 1, credentials: ClientCredentials | None = None
+    ) -> None:
         self._bootstrap = bootstrap
         self._topic = topic
         self._replication_factor = replication_factor
+        self._credentials = credentials
         self._producer: AIOKafkaProducer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queue: asyncio.Queue[PolicyEvent | None] = asyncio.Queue()
@@ -77,9 +88,11 @@ class PolicyAnnouncer:
 
     async def start(self) -> None:
         """Create the topic if need be, connect; events published before this are queued."""
-        await _ensure_topic(self._bootstrap, self._topic, self._replication_factor)
+        await _ensure_topic(self._bootstrap, self._topic, self._replication_factor, self._credentials)
         self._loop = asyncio.get_running_loop()
-        self._producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, acks="all", linger_ms=0)
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap, acks="all", linger_ms=0, **aiokafka_options(self._credentials)
+        )
         await self._producer.start()
         self._task = asyncio.create_task(self._drain(), name="policy-announcer")
 
@@ -119,19 +132,32 @@ OnEvent = Callable[[PolicyEvent], Awaitable[None]]
 class PolicyListener:
     """The router side: reads the policy topic from its end, with no group, and calls ``on_event``."""
 
-    def __init__(self, bootstrap: str, topic: str, on_event: OnEvent, *, replication_factor: int = 1) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        on_event: OnEvent,
+        *,
+        replication_factor: int = 1,
+        credentials: ClientCredentials | None = None,
+    ) -> None:
         self._bootstrap = bootstrap
         self._topic = topic
         self._on_event = on_event
         self._replication_factor = replication_factor
+        self._credentials = credentials
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Assign the topic's partition at its end (creating the topic if need be); only later events are seen."""
-        await _ensure_topic(self._bootstrap, self._topic, self._replication_factor)
+        await _ensure_topic(self._bootstrap, self._topic, self._replication_factor, self._credentials)
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=100
+            bootstrap_servers=self._bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=100,
+            **aiokafka_options(self._credentials),
         )
         await consumer.start()
         partitions = [TopicPartition(self._topic, 0)]  # created (above) with exactly one partition

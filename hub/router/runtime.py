@@ -114,6 +114,7 @@ def topic_provisioner(bootstrap: str, topics: TopicNames, settings: Settings) ->
             names,
             partitions=settings.kafka.partitions,
             replication_factor=settings.kafka.replication_factor,
+            credentials=settings.kafka.credentials(),
         )
 
     return provision
@@ -165,6 +166,7 @@ def build_router(
         refresh_interval_s=refresh_interval_s,
         replication_factor=settings.kafka.replication_factor,
         status=status_limits(settings),
+        credentials=settings.kafka.credentials(),
     )
     return Router(
         config,
@@ -179,7 +181,11 @@ async def ensure_hub_topics(bootstrap: str, settings: Settings) -> None:
     """The hub's own topics: the dead-letter topic."""
     topics = TopicNames(settings.kafka.topic_prefix)
     await ensure_topics(
-        bootstrap, [topics.dead_letter], partitions=settings.kafka.partitions, configs=DEAD_LETTER_CONFIG
+        bootstrap,
+        [topics.dead_letter],
+        partitions=settings.kafka.partitions,
+        configs=DEAD_LETTER_CONFIG,
+        credentials=settings.kafka.credentials(),
     )
 
 

@@ -32,6 +32,7 @@ from onedoor.envelope.window import MessageWindow
 from onedoor.envelope.wire import read_header
 from onedoor.errors import ValidationFailed
 from onedoor.ids import MessageId
+from onedoor.kafka.security import ClientCredentials, aiokafka_options
 from onedoor.logging import get_logger
 from onedoor.topics import TopicNames
 
@@ -95,6 +96,8 @@ class RouterConfig:
     """For the policy topic, if the router is the first to need it."""
     status: StatusLimits = field(default_factory=StatusLimits)
     """Deadlines, rate limits and the enumeration watch of status checks (``hub.router.status``)."""
+    credentials: ClientCredentials | None = None
+    """The hub's SCRAM identity on a secured broker (``hub_acl_plan``); ``None``: PLAINTEXT."""
 
 
 def _iso(ms: int | None) -> datetime | None:
@@ -225,6 +228,7 @@ class Router:
             max_batch_size=512 * 1024,
             max_request_size=8 * 1024 * 1024,
             client_id="onedoor-hub-router",
+            **aiokafka_options(cfg.credentials),
         )
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=cfg.bootstrap_servers,
@@ -238,6 +242,7 @@ class Router:
             metadata_max_age_ms=1000,
             # A fetch parked at the broker answers late under light load; poll briskly instead.
             fetch_max_wait_ms=5,
+            **aiokafka_options(cfg.credentials),
         )
         await self._producer.start()
         self._publisher = BatchPublisher(self._producer)
@@ -253,6 +258,7 @@ class Router:
                 cfg.topics.policy,
                 self._on_policy_change,
                 replication_factor=cfg.replication_factor,
+                credentials=cfg.credentials,
             )
             await self._listener.start()
         log.info("router.started", prefix=cfg.topics.prefix, agencies=len(self._tables_or_fail().agencies))

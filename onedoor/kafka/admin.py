@@ -4,6 +4,10 @@ Every aiokafka error is converted here: ``kafka.unreachable`` (:class:`Unavailab
 when the cluster cannot be reached or does not answer in time, ``kafka.topic_rejected``
 (:class:`ValidationFailed`) when the broker refuses a topic as asked, ``kafka.forbidden``
 (:class:`Forbidden`) when ACLs deny it, ``kafka.admin_failed`` for anything else.
+:func:`authenticate` tells a refused SCRAM login (``kafka.credentials_refused``) and a secured
+broker met without credentials (``kafka.credentials_required``) from an unreachable one.
+Every function takes ``credentials`` (``onedoor.kafka.security.ClientCredentials``; ``None``:
+PLAINTEXT).
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ from aiokafka.errors import (
     for_code,
 )
 
-from onedoor.errors import Forbidden, NotFound, OneDoorError, Unavailable, ValidationFailed
+from onedoor.errors import Forbidden, NotFound, OneDoorError, Unauthenticated, Unavailable, ValidationFailed
+from onedoor.kafka.security import ClientCredentials, aiokafka_options
 from onedoor.logging import get_logger
 
 log = get_logger(__name__)
@@ -72,6 +77,7 @@ async def ensure_topics(
     replication_factor: int = 1,
     configs: dict[str, str] | None = None,
     within: float = 30.0,
+    credentials: ClientCredentials | None = None,
 ) -> None:
     """Create the topics that do not exist yet and wait until every one has a leader.
 
@@ -92,7 +98,7 @@ async def ensure_topics(
     last_problem = "no answer"
     while pending:
         try:
-            async with _admin(bootstrap, within) as admin:
+            async with _admin(bootstrap, within, credentials) as admin:
                 request = [NewTopic(n, partitions, replication_factor, topic_configs=configs or {}) for n in pending]
                 response = await admin.create_topics(request, timeout_ms=int(within * 1000))
             pending, last_problem = _unfinished(response, last_problem)
@@ -105,10 +111,17 @@ async def ensure_topics(
                 )
             await asyncio.sleep(_RETRY_PAUSE)
     log.info("kafka.topics.ensured", count=len(wanted), partitions=partitions, replication_factor=replication_factor)
-    await wait_for_topics(bootstrap, wanted, within=max(1.0, deadline - loop.time()))
+    await wait_for_topics(bootstrap, wanted, within=max(1.0, deadline - loop.time()), credentials=credentials)
 
 
-async def set_topic_configs(bootstrap: str, topic: str, configs: dict[str, str], *, within: float = 30.0) -> None:
+async def set_topic_configs(
+    bootstrap: str,
+    topic: str,
+    configs: dict[str, str],
+    *,
+    within: float = 30.0,
+    credentials: ClientCredentials | None = None,
+) -> None:
     """Set ``configs`` on an existing topic (``ensure_topics`` leaves existing topics as they are).
 
     Raises:
@@ -116,13 +129,15 @@ async def set_topic_configs(bootstrap: str, topic: str, configs: dict[str, str],
         OneDoorError: the broker refused the change (``kafka.forbidden``, ``kafka.topic_rejected``...).
     """
     try:
-        async with _admin(bootstrap, within) as admin:
+        async with _admin(bootstrap, within, credentials) as admin:
             await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, configs)])
     except _Retry as retry:
         raise Unavailable("kafka.unreachable", f"cannot configure {topic} at {bootstrap}: {retry.reason}") from None
 
 
-async def wait_for_topics(bootstrap: str, names: Iterable[str], *, within: float = 30.0) -> None:
+async def wait_for_topics(
+    bootstrap: str, names: Iterable[str], *, within: float = 30.0, credentials: ClientCredentials | None = None
+) -> None:
     """Wait until every topic's metadata is visible with a leader for each partition.
 
     Raises:
@@ -134,7 +149,7 @@ async def wait_for_topics(bootstrap: str, names: Iterable[str], *, within: float
     missing = wanted
     while True:
         try:
-            described = await _describe(bootstrap, missing, within)
+            described = await _describe(bootstrap, missing, within, credentials)
             missing = [name for name in missing if not _has_leaders(described.get(name))]
         except _Retry:
             pass
@@ -145,7 +160,9 @@ async def wait_for_topics(bootstrap: str, names: Iterable[str], *, within: float
         await asyncio.sleep(_RETRY_PAUSE)
 
 
-async def describe_partitions(bootstrap: str, topic: str, *, within: float = 30.0) -> list[PartitionInfo]:
+async def describe_partitions(
+    bootstrap: str, topic: str, *, within: float = 30.0, credentials: ClientCredentials | None = None
+) -> list[PartitionInfo]:
     """Return the partitions of ``topic`` with leader, replicas and ISR, ordered by partition.
 
     Raises:
@@ -153,7 +170,7 @@ async def describe_partitions(bootstrap: str, topic: str, *, within: float = 30.
         NotFound: ``kafka.topic_not_found`` if the topic does not exist.
     """
     try:
-        described = await _describe(bootstrap, [topic], within)
+        described = await _describe(bootstrap, [topic], within, credentials)
     except _Retry as retry:
         raise Unavailable("kafka.unreachable", f"cannot describe {topic} at {bootstrap}: {retry.reason}") from None
     entry = described.get(topic)
@@ -185,10 +202,15 @@ class _Retry(Exception):
 
 
 @asynccontextmanager
-async def _admin(bootstrap: str, request_seconds: float) -> AsyncIterator[Any]:
+async def _admin(
+    bootstrap: str, request_seconds: float, credentials: ClientCredentials | None = None
+) -> AsyncIterator[Any]:
     """Yield a started admin client; aiokafka errors become OneDoor errors or :class:`_Retry`."""
     client = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap, client_id="onedoor-admin", request_timeout_ms=int(request_seconds * 1000)
+        bootstrap_servers=bootstrap,
+        client_id="onedoor-admin",
+        request_timeout_ms=int(request_seconds * 1000),
+        **aiokafka_options(credentials),
     )
     try:
         await client.start()
@@ -237,8 +259,10 @@ def _unfinished(response: Any, last_problem: str) -> tuple[list[str], str]:
     return retry, last_problem
 
 
-async def _describe(bootstrap: str, names: list[str], request_seconds: float) -> dict[str, dict[str, Any]]:
-    async with _admin(bootstrap, request_seconds) as admin:
+async def _describe(
+    bootstrap: str, names: list[str], request_seconds: float, credentials: ClientCredentials | None = None
+) -> dict[str, dict[str, Any]]:
+    async with _admin(bootstrap, request_seconds, credentials) as admin:
         topics = await admin.describe_topics(names)
     return {str(t["topic"]): t for t in topics}
 
@@ -247,3 +271,96 @@ def _has_leaders(entry: dict[str, Any] | None) -> bool:
     if entry is None or entry["error_code"] != 0 or not entry["partitions"]:
         return False
     return all(p["error_code"] == 0 and p["leader"] >= 0 for p in entry["partitions"])
+
+
+async def authenticate(bootstrap: str, credentials: ClientCredentials | None, *, within: float = 10.0) -> None:
+    """Open one connection to the first reachable broker as ``credentials`` and close it: are they accepted?
+
+    aiokafka's clients report a refused SASL login only as "unable to bootstrap"; this tells the
+    cases apart, so a connector can say what is wrong in words.
+
+    Raises:
+        Unavailable: ``kafka.unreachable`` when no broker accepts a TCP connection.
+        Unauthenticated: ``kafka.credentials_refused`` when the broker refuses the SCRAM login;
+            ``kafka.credentials_required`` when it answers but drops a client without credentials.
+    """
+    from aiokafka.conn import create_conn  # noqa: PLC0415 - aiokafka's connection, used only here
+    from aiokafka.errors import AuthenticationFailedError, SaslAuthenticationFailed  # noqa: PLC0415
+    from aiokafka.protocol.metadata import MetadataRequest  # noqa: PLC0415
+
+    last = "no broker listed"
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            conn = await create_conn(
+                host, int(port), request_timeout_ms=int(within * 1000), **aiokafka_options(credentials)
+            )
+        except (SaslAuthenticationFailed, AuthenticationFailedError):
+            who = credentials.username if credentials is not None else "?"
+            raise Unauthenticated(
+                "kafka.credentials_refused", f"the broker at {server} refused the SCRAM credentials of {who}"
+            ) from None
+        except (OSError, KafkaError, TimeoutError) as exc:
+            last = f"{server}: {type(exc).__name__}"
+            if credentials is None and await _port_open(host, int(port), within):
+                raise Unauthenticated(
+                    "kafka.credentials_required",
+                    f"the broker at {server} accepts connections but drops clients without credentials (it is secured)",
+                ) from None
+            continue
+        try:
+            # A SASL listener answers ApiVersions before any login; a metadata request it does not.
+            await conn.send(MetadataRequest([]))
+        except (OSError, KafkaError, TimeoutError):
+            if credentials is None:
+                raise Unauthenticated(
+                    "kafka.credentials_required",
+                    f"the broker at {server} drops clients without credentials (it is secured)",
+                ) from None
+            raise Unavailable("kafka.unreachable", f"the broker at {server} dropped the connection") from None
+        finally:
+            conn.close()
+        return
+    raise Unavailable("kafka.unreachable", f"no broker of {bootstrap} answers ({last})")
+
+
+async def _port_open(host: str, port: int, within: float) -> bool:
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout=within)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    return True
+
+
+async def can_read(bootstrap: str, topic: str, credentials: ClientCredentials | None, *, within: float = 10.0) -> bool:
+    """Whether the broker lets ``credentials`` read ``topic`` (a throwaway consumer, no group, nothing committed).
+
+    A topic the client may not describe is refused whether it exists or not (the broker does not
+    say which), so this answers for a topic that does not exist too.
+
+    Raises:
+        Unavailable: ``kafka.unreachable`` when the broker does not answer.
+    """
+    from aiokafka import AIOKafkaConsumer  # noqa: PLC0415 - only this probe consumes here
+
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        request_timeout_ms=int(within * 1000),
+        **aiokafka_options(credentials),
+    )
+    try:
+        await consumer.start()
+        await consumer.getmany(timeout_ms=int(min(within, 3.0) * 1000), max_records=1)
+    except TopicAuthorizationFailedError:
+        return False
+    except (KafkaConnectionError, KafkaTimeoutError, NoBrokersAvailable) as exc:
+        raise Unavailable(
+            "kafka.unreachable", f"cannot reach the broker at {bootstrap}: {type(exc).__name__}"
+        ) from None
+    finally:
+        await consumer.stop()
+    return True

@@ -65,6 +65,14 @@ def up(
         Runtime, typer.Option(help="auto: Docker when an engine answers (1 node), else local JVMs.")
     ] = Runtime.AUTO,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the brokers to be ready.")] = 120.0,
+    secure: Annotated[
+        bool,
+        typer.Option(
+            "--secure",
+            help="SASL/SCRAM users and enforced ACLs (JVMs; `make run` uses this). The admin's password is kept "
+            "in $ONEDOOR_HOME/kafka/security.json (mode 0600).",
+        ),
+    ] = False,
 ) -> None:
     """Start a detached local Kafka (or reuse the running one) and print its bootstrap servers."""
     settings = Settings()
@@ -72,8 +80,10 @@ def up(
         raise typer.BadParameter("must be 1 or 3", param_hint="--nodes")
     with _errors_exit():
         # Without --nodes, any running cluster will do; a new one gets ONEDOOR_KAFKA__NODES nodes.
-        state = cluster.start_detached(settings, nodes=nodes, runtime=runtime.value, timeout=timeout)
+        state = cluster.start_detached(settings, nodes=nodes, runtime=runtime.value, timeout=timeout, secure=secure)
     _note_external(settings)
+    if state.secured:
+        typer.echo(_secured_note(settings), err=True)
     typer.echo(state.bootstrap_servers)
 
 
@@ -94,6 +104,7 @@ def status() -> None:
     typer.echo(f"  bootstrap: {state.bootstrap_servers}")
     typer.echo(f"  version:   {state.version} ({state.runtime})")
     typer.echo(f"  started:   {state.started_at.isoformat(timespec='seconds')}")
+    typer.echo(f"  security:  {_secured_note(settings) if state.secured else 'PLAINTEXT, no ACLs'}")
     if state.runtime == "docker":
         typer.echo(f"  container: {(state.container_id or '')[:12]} {state.image or ''}")
     else:
@@ -118,6 +129,14 @@ def down(
         typer.echo("no local Kafka was recorded" + ("; data removed" if purge else ""))
         return
     typer.echo(f"stopped local Kafka at {stopped.bootstrap_servers}" + ("; data removed" if purge else ""))
+
+
+def _secured_note(settings: Settings) -> str:
+    """One line on a secured cluster: what it enforces and where the admin's secret is (never the secret)."""
+    return (
+        "SASL/SCRAM-SHA-512 users and ACLs enforced (StandardAuthorizer, no allow-all); "
+        f"admin and broker passwords in {cluster.security_path(settings)} (mode 0600)"
+    )
 
 
 def _note_external(settings: Settings) -> None:

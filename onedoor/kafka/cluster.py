@@ -21,7 +21,7 @@ from onedoor.errors import ValidationFailed
 from onedoor.kafka import _process
 from onedoor.kafka._files import file_lock
 from onedoor.kafka.errors import KafkaStateInvalid
-from onedoor.kafka.local import LocalKafkaCluster
+from onedoor.kafka.local import BrokerSecurity, LocalKafkaCluster
 from onedoor.logging import get_logger
 from onedoor.settings import Settings
 
@@ -54,6 +54,8 @@ class ClusterState(BaseModel):
     container_id: str | None = None
     image: str | None = None
     started_at: datetime
+    secured: bool = False
+    """SASL/SCRAM users and enforced ACLs (``BrokerSecurity``, passwords in ``security.json``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,16 @@ def kafka_home(settings: Settings) -> Path:
 def state_path(settings: Settings) -> Path:
     """Return the path of ``state.json``."""
     return kafka_home(settings) / "state.json"
+
+
+def security_path(settings: Settings) -> Path:
+    """Return the path of ``security.json`` (0600): the secured cluster's admin and broker passwords."""
+    return kafka_home(settings) / "security.json"
+
+
+def broker_security(settings: Settings) -> BrokerSecurity:
+    """The secured local cluster's users and passwords, made (0600) on first use."""
+    return BrokerSecurity.load_or_create(security_path(settings))
 
 
 def read_state(settings: Settings) -> ClusterState | None:
@@ -122,7 +134,12 @@ def docker_engine_reachable(timeout: float = 3.0) -> bool:
 
 
 def start_detached(
-    settings: Settings, *, nodes: int | None = None, runtime: Runtime = "auto", timeout: float = 120.0
+    settings: Settings,
+    *,
+    nodes: int | None = None,
+    runtime: Runtime = "auto",
+    timeout: float = 120.0,
+    secure: bool = False,
 ) -> ClusterState:
     """Return the recorded cluster if alive, else start a detached one and record it.
 
@@ -131,10 +148,12 @@ def start_detached(
         nodes: Required node count; None accepts any live cluster (and starts ``settings.kafka.nodes``).
         runtime: ``auto`` uses Docker when reachable for one node, else JVMs.
         timeout: Seconds to wait for the new cluster to become ready.
+        secure: SASL/SCRAM and enforced ACLs (:func:`broker_security`; JVMs only, data in ``secure-data``).
 
     Raises:
-        KafkaStateInvalid: a live cluster with a different node count is recorded.
-        ValidationFailed: three nodes were asked of the Docker runtime.
+        KafkaStateInvalid: a live cluster with a different node count is recorded, or a
+            PLAINTEXT one when ``secure`` was asked.
+        ValidationFailed: three nodes, or ``secure``, were asked of the Docker runtime.
         KafkaStartFailed: the new cluster did not come up (message has log tails).
     """
     home = kafka_home(settings)
@@ -146,6 +165,8 @@ def start_detached(
             count = max(1, len(current.state.nodes))
             if nodes is not None and count != nodes:
                 raise KafkaStateInvalid(f"a {count}-node local Kafka is already running; `onedoor kafka down` first")
+            if secure and not current.state.secured:
+                raise KafkaStateInvalid("a PLAINTEXT local Kafka is already running; `onedoor kafka down` first")
             return current.state
         wanted = nodes if nodes is not None else settings.kafka.nodes
         if current is not None:
@@ -154,10 +175,15 @@ def start_detached(
             _stop_recorded(current.state, grace=10.0)
             if nodes is None and current.state.runtime == "jvm":
                 wanted = len(current.state.nodes)
+            secure = secure or current.state.secured
         if runtime == "docker" and wanted != 1:
             raise ValidationFailed("kafka.nodes_unsupported", "the Docker runtime runs one node; use --runtime jvm")
-        use_docker = runtime == "docker" or (runtime == "auto" and wanted == 1 and docker_engine_reachable())
-        state = _start_docker(timeout) if use_docker else _start_jvm(settings, wanted, timeout)
+        if runtime == "docker" and secure:
+            raise ValidationFailed("kafka.secure_unsupported", "a secured broker runs as local JVMs; use --runtime jvm")
+        use_docker = runtime == "docker" or (
+            runtime == "auto" and wanted == 1 and not secure and docker_engine_reachable()
+        )
+        state = _start_docker(timeout) if use_docker else _start_jvm(settings, wanted, timeout, secure=secure)
         state_path(settings).write_text(state.model_dump_json(indent=2) + "\n", encoding="utf-8")
         return state
 
@@ -172,6 +198,8 @@ def stop_detached(settings: Settings, *, purge: bool = False, grace: float = 60.
             state_path(settings).unlink(missing_ok=True)
         if purge:
             shutil.rmtree(home / "data", ignore_errors=True)
+            shutil.rmtree(home / "secure-data", ignore_errors=True)
+            security_path(settings).unlink(missing_ok=True)
         return state
 
 
@@ -182,10 +210,16 @@ def ensure_running(settings: Settings, *, timeout: float = 120.0) -> str:
     return start_detached(settings, timeout=timeout).bootstrap_servers
 
 
-def _start_jvm(settings: Settings, nodes: int, timeout: float) -> ClusterState:
-    data_dir = kafka_home(settings) / "data"
+def _start_jvm(settings: Settings, nodes: int, timeout: float, *, secure: bool = False) -> ClusterState:
+    # A secured cluster has its own data: its SCRAM users are written when storage is formatted.
+    data_dir = kafka_home(settings) / ("secure-data" if secure else "data")
     cluster = LocalKafkaCluster(
-        data_dir, nodes=nodes, version=settings.kafka.version, detached=True, start_timeout=timeout
+        data_dir,
+        nodes=nodes,
+        version=settings.kafka.version,
+        detached=True,
+        start_timeout=timeout,
+        security=broker_security(settings) if secure else None,
     ).start()
     records = []
     for layout, pid in zip(cluster.nodes, cluster.node_pids, strict=True):
@@ -209,6 +243,7 @@ def _start_jvm(settings: Settings, nodes: int, timeout: float) -> ClusterState:
         nodes=records,
         data_dir=cluster.data_dir,
         started_at=datetime.now(UTC),
+        secured=secure,
     )
 
 

@@ -21,17 +21,20 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self
+from typing import IO, Final, Self
+
+from pydantic import SecretStr
 
 from onedoor.errors import ValidationFailed
 from onedoor.kafka import _process, _reaper
 from onedoor.kafka._files import tail
 from onedoor.kafka.errors import KafkaRuntimeError, KafkaStartFailed, KafkaStateInvalid
 from onedoor.kafka.jars import classpath, ensure_jars
+from onedoor.kafka.security import ClientCredentials, new_password
 from onedoor.logging import get_logger
 
 log = get_logger(__name__)
@@ -133,6 +136,105 @@ def server_properties(node: NodeLayout, voters: list[NodeLayout]) -> dict[str, s
     }
 
 
+AUTHORIZER: Final = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+CONTROLLER_PRINCIPAL: Final = "User:ANONYMOUS"
+"""Who the KRaft controllers are to each other on the PLAINTEXT loopback CONTROLLER listener."""
+_SCRAM: Final = "SCRAM-SHA-512"
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerSecurity:
+    """A secured local cluster: SASL/SCRAM-SHA-512 for every client, ACLs enforced, no allow-all.
+
+    The client listener is SASL_PLAINTEXT on 127.0.0.1; brokers replicate over it as
+    ``broker_username``; the CONTROLLER listener stays PLAINTEXT on loopback (KRaft controllers
+    cannot use SCRAM), so its principal ``User:ANONYMOUS`` must be a super user: any local
+    process that reaches that port is one too (docs/threat-model.md). Keep the same value for
+    every start of one data directory: the SCRAM users are written when storage is formatted.
+    """
+
+    admin_username: str = "admin"
+    """The super user that provisions agency users and ACLs (``onedoor.kafka.acls``)."""
+    admin_password: SecretStr = field(default_factory=new_password, repr=False)
+    broker_username: str = "broker"
+    """The inter-broker user (a super user)."""
+    broker_password: SecretStr = field(default_factory=new_password, repr=False)
+    extra_super_users: tuple[str, ...] = ()
+    """More principals (``User:<name>``) with every right, e.g. a hub that has no least-privilege plan."""
+
+    @property
+    def admin(self) -> ClientCredentials:
+        """The admin's client credentials."""
+        return ClientCredentials(self.admin_username, self.admin_password)
+
+    @property
+    def super_users(self) -> tuple[str, ...]:
+        """Every principal the authorizer lets do anything."""
+        return (
+            f"User:{self.admin_username}",
+            f"User:{self.broker_username}",
+            CONTROLLER_PRINCIPAL,
+            *self.extra_super_users,
+        )
+
+    def properties(self, node: NodeLayout) -> dict[str, str]:
+        """The broker properties that secure ``node`` (they replace its PLAINTEXT listener)."""
+        jaas = (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="{self.broker_username}" password="{self.broker_password.get_secret_value()}";'
+        )
+        return {
+            "listeners": f"SASL_PLAINTEXT://127.0.0.1:{node.broker_port},CONTROLLER://127.0.0.1:{node.controller_port}",
+            "advertised.listeners": f"SASL_PLAINTEXT://127.0.0.1:{node.broker_port}",
+            "inter.broker.listener.name": "SASL_PLAINTEXT",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
+            "sasl.enabled.mechanisms": _SCRAM,
+            "sasl.mechanism.inter.broker.protocol": _SCRAM,
+            "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config": jaas,
+            "authorizer.class.name": AUTHORIZER,
+            "super.users": ";".join(self.super_users),
+            "allow.everyone.if.no.acl.found": "false",
+        }
+
+    def format_arguments(self) -> list[str]:
+        """StorageTool ``--add-scram`` arguments creating the broker and admin users."""
+        users = ((self.broker_username, self.broker_password), (self.admin_username, self.admin_password))
+        arguments: list[str] = []
+        for name, password in users:
+            arguments += ["--add-scram", f"{_SCRAM}=[name={name},password={password.get_secret_value()}]"]
+        return arguments
+
+    def save(self, path: Path) -> None:
+        """Write this to ``path`` (JSON, mode 0600) so a restart of the same data directory reuses it."""
+        record = {
+            "admin_username": self.admin_username,
+            "admin_password": self.admin_password.get_secret_value(),
+            "broker_username": self.broker_username,
+            "broker_password": self.broker_password.get_secret_value(),
+            "extra_super_users": list(self.extra_super_users),
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(record, handle)
+
+    @classmethod
+    def load_or_create(cls, path: Path, *, admin_username: str = "admin") -> BrokerSecurity:
+        """The security recorded at ``path``, or a new one with fresh passwords, recorded there (0600)."""
+        if path.is_file():
+            known = json.loads(path.read_text(encoding="utf-8"))
+            return cls(
+                admin_username=str(known["admin_username"]),
+                admin_password=SecretStr(str(known["admin_password"])),
+                broker_username=str(known["broker_username"]),
+                broker_password=SecretStr(str(known["broker_password"])),
+                extra_super_users=tuple(str(p) for p in known.get("extra_super_users", [])),
+            )
+        made = cls(admin_username=admin_username)
+        made.save(path)
+        return made
+
+
 class LocalKafkaCluster:
     """One or three Kafka KRaft nodes running as local JVMs under ``data_dir``.
 
@@ -151,6 +253,7 @@ class LocalKafkaCluster:
         jar_root: Path | None = None,
         overrides: Mapping[str, str] | None = None,
         fast_start: bool = True,
+        security: BrokerSecurity | None = None,
     ) -> None:
         """Describe a cluster; nothing starts until :meth:`start`.
 
@@ -165,6 +268,8 @@ class LocalKafkaCluster:
             overrides: Extra broker properties, applied to every node last.
             fast_start: JIT with C1 only: about half the start time, lower peak throughput.
                 Pass False for benchmarks.
+            security: SASL/SCRAM listeners and enforced ACLs (:class:`BrokerSecurity`); ``None``
+                (the default) keeps the PLAINTEXT listener with no authorizer.
         """
         if nodes not in (1, 3):
             raise ValidationFailed("kafka.nodes_unsupported", f"a local cluster has 1 or 3 nodes, not {nodes}")
@@ -175,6 +280,7 @@ class LocalKafkaCluster:
         self._java = java
         self._jar_root = jar_root
         self._overrides = dict(overrides or {})
+        self.security = security
         self._jvm_options = (*_JVM_OPTIONS, _FAST_START) if fast_start else _JVM_OPTIONS
         self._node_count = nodes
         self._layouts: list[NodeLayout] = []
@@ -198,6 +304,11 @@ class LocalKafkaCluster:
         """``host:port`` of every node, comma-separated."""
         self._require_started()
         return ",".join(f"127.0.0.1:{node.broker_port}" for node in self._layouts)
+
+    @property
+    def admin_credentials(self) -> ClientCredentials | None:
+        """The super user's client credentials on a secured cluster, else ``None``."""
+        return None if self.security is None else self.security.admin
 
     @property
     def log_dirs(self) -> list[Path]:
@@ -344,8 +455,19 @@ class LocalKafkaCluster:
 
     def _write_config(self, node: NodeLayout) -> None:
         node.log_dir.mkdir(parents=True, exist_ok=True)
-        props = server_properties(node, self._layouts) | self._overrides
-        node.properties.write_text("".join(f"{k}={v}\n" for k, v in props.items()), encoding="utf-8")
+        props = server_properties(node, self._layouts)
+        if self.security is not None:
+            props |= self.security.properties(node)
+        props |= self._overrides
+        text = "".join(f"{k}={v}\n" for k, v in props.items())
+        if self.security is None:
+            node.properties.write_text(text, encoding="utf-8")
+        else:
+            # It holds the inter-broker password: readable by the owner only.
+            fd = os.open(node.properties, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
         log4j = resources.files("onedoor.kafka").joinpath("log4j.properties").read_text(encoding="utf-8")
         (node.home / "log4j.properties").write_text(log4j, encoding="utf-8")
 
@@ -374,6 +496,9 @@ class LocalKafkaCluster:
                 "-t",
                 self.cluster_id,
                 "--ignore-formatted",
+                # The SCRAM passwords are on this short-lived process's command line (StorageTool
+                # reads them nowhere else): visible in ``ps`` to local users for about a second.
+                *(self.security.format_arguments() if self.security is not None else ()),
             )
             runs.append(
                 (

@@ -106,6 +106,8 @@ async def test_a_registered_agency_with_its_topics_passes_every_check(
         "identity",
         "clock",
         "directory",
+        "previous_keys",
+        "key_lifetime",
         "broker",
         "topics",
     ]

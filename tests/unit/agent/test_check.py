@@ -161,6 +161,8 @@ async def test_everything_passes(tmp_path: Path) -> None:
         "identity",
         "clock",
         "directory",
+        "previous_keys",
+        "key_lifetime",
         "broker",
         "topics",
     ]
@@ -331,8 +333,8 @@ def test_cli_prints_one_line_per_check_and_the_acl_note(tmp_path: Path, monkeypa
     result = CliRunner().invoke(app, ["check", "--connector", str(setup.path)])
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
-    assert len(lines) == 10
-    assert all(line.startswith("ok ") for line in lines[:9])
+    assert len(lines) == 12
+    assert all(line.startswith("ok ") for line in lines[:11])
     assert lines[-1] == check_module.ACL_NOTE
 
 

@@ -1,0 +1,157 @@
+"""``onedoor connector enrol``: fetch the agency's broker identity from the hub and keep its password 0600.
+
+After the hub operator has registered the agency, its connector calls ``POST /broker/credentials``
+as the agency (an assertion signed with its own key). The hub creates or rotates the SCRAM user
+``agency-<id>`` and its ACLs and answers with the password sealed to the agency's encryption
+key. This opens it with the local key, writes it to ``<data dir>/broker.password`` (mode 0600,
+atomically) and sets ``ONEDOOR_CONNECTOR_KAFKA__USERNAME`` and ``..._PASSWORD_FILE`` in the
+config file. The password is never printed. Enrolling again rotates the password: restart the
+connector afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import httpx
+
+from connectors.agent.config import ENV_PREFIX, ConnectorConfig, load_config_file
+from connectors.agent.runtime import load_keys
+from connectors.sdk.hubauth import HubClient
+from onedoor.errors import ValidationFailed
+from onedoor.kafka.security import ClientCredentials, open_secret, write_password_file
+
+PASSWORD_FILE_NAME: Final = "broker.password"  # noqa: S105 - a file name, not a secret
+ENROL_ANSWER: Final = "enrol.answer_invalid"
+ENROL_KEY_MISMATCH: Final = "enrol.key_mismatch"
+USERNAME_VAR: Final = f"{ENV_PREFIX}KAFKA__USERNAME"
+PASSWORD_FILE_VAR: Final = f"{ENV_PREFIX}KAFKA__PASSWORD_FILE"
+
+
+@dataclass(frozen=True, slots=True)
+class Enrolled:
+    """What enrolment did: who the connector now is on the broker and where the password is."""
+
+    username: str
+    password_file: Path
+    config_lines: tuple[str, str]
+    """The two config lines (``..._KAFKA__USERNAME=...``, ``..._KAFKA__PASSWORD_FILE=...``)."""
+    config_updated: bool
+    acls: tuple[str, ...]
+
+
+def password_path(config: ConnectorConfig) -> Path:
+    """Where the broker password is kept: ``<data dir>/broker.password``."""
+    return config.data_directory / PASSWORD_FILE_NAME
+
+
+def config_lines(username: str, path: Path) -> tuple[str, str]:
+    """The two env-file lines that make the connector use its broker identity."""
+    return f"{USERNAME_VAR}={username}", f"{PASSWORD_FILE_VAR}={path}"
+
+
+def updated_config(text: str, lines: tuple[str, str]) -> str:
+    """``text`` with the username and password-file lines set (replaced where present, else appended)."""
+    result = text
+    for line in lines:
+        name = line.split("=", 1)[0]
+        pattern = re.compile(rf"^{re.escape(name)}=.*$", re.MULTILINE)
+        if pattern.search(result):
+            result = pattern.sub(line.replace("\\", "\\\\"), result, count=1)
+        else:
+            result = result + ("" if result.endswith("\n") or not result else "\n") + line + "\n"
+    return result
+
+
+def _rewrite(path: Path, text: str) -> None:
+    """Replace ``path`` atomically with ``text``, keeping its mode."""
+    mode = os.stat(path).st_mode & 0o777
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def _set_config(path: Path, lines: tuple[str, str]) -> bool:
+    text = path.read_text(encoding="utf-8")
+    new_text = updated_config(text, lines)
+    if new_text == text:
+        return False
+    _rewrite(path, new_text)
+    return True
+
+
+def open_answer(config: ConnectorConfig, answer: Any, private: Any, encryption_key_id: str) -> ClientCredentials:
+    """The credentials in the hub's answer, opened with the agency's encryption key.
+
+    Raises:
+        ValidationFailed: ``enrol.answer_invalid``, ``enrol.key_mismatch`` or ``broker.sealed_invalid``.
+    """
+    if not isinstance(answer, dict) or not all(
+        isinstance(answer.get(k), str) for k in ("agency", "username", "sealed_password", "encryption_key_id")
+    ):
+        raise ValidationFailed(ENROL_ANSWER, "the hub's answer to POST /broker/credentials is not what was expected")
+    if answer["agency"] != config.agency:
+        raise ValidationFailed(ENROL_ANSWER, f"the hub issued credentials for {answer['agency']}, not {config.agency}")
+    if answer["encryption_key_id"] != encryption_key_id:
+        raise ValidationFailed(
+            ENROL_KEY_MISMATCH,
+            f"the hub sealed the password to encryption key {answer['encryption_key_id']}, but this connector "
+            f"holds {encryption_key_id}: register this key with the hub (or use the right keys_dir), then enrol again",
+        )
+    password = open_secret(private, answer["sealed_password"], agency=config.agency, username=answer["username"])
+    return ClientCredentials(answer["username"], password)
+
+
+async def enrol(
+    config_path: Path,
+    *,
+    update_config: bool = True,
+    hub_transport: httpx.AsyncBaseTransport | None = None,
+) -> Enrolled:
+    """Fetch (create or rotate) the agency's broker identity and store its password 0600.
+
+    Raises:
+        ValidationFailed: ``connector.invalid_config``, unreadable keys, ``enrol.*``, ``broker.sealed_invalid``.
+        Unavailable: ``hub.unreachable``, ``broker.unavailable`` (the hub could not reach the broker).
+        OneDoorError: the hub's refusal with its code (``auth.agency_inactive``, ``broker.provisioning_off``...).
+    """
+    config = load_config_file(config_path)
+    keys, _ = load_keys(config)
+    async with HubClient(config.hub_url, keys, transport=hub_transport) as hub:
+        answer = await hub.call("POST", "/broker/credentials")
+    credentials = open_answer(config, answer, keys.encryption, str(keys.encryption_key_id))
+    path = password_path(config)
+    write_password_file(path, credentials.password)
+    lines = config_lines(credentials.username, path.resolve())
+    changed = update_config and await asyncio.to_thread(_set_config, config_path, lines)
+    acls = tuple(str(a) for a in answer.get("acls", []) if isinstance(a, str)) if isinstance(answer, dict) else ()
+    return Enrolled(credentials.username, path, lines, changed, acls)
+
+
+def describe(result: Enrolled) -> list[str]:
+    """What to tell the person who ran ``enrol`` (never the password)."""
+    said = [
+        f"enrolled: the broker knows this connector as {result.username}",
+        f"wrote the broker password to {result.password_file} (mode 0600)",
+    ]
+    if result.config_updated:
+        said.append("set in the config file:")
+    else:
+        said.append("the config file needs (already there, or add them):")
+    said += [f"  {line}" for line in result.config_lines]
+    said.append("restart the connector: the previous broker password (if any) no longer works")
+    return said

@@ -1,0 +1,294 @@
+"""The outbox, received-id and parked-message tables, as calls.
+
+``enqueue(session, sealed)`` and ``record_received(session, header)`` join a caller's own
+transaction (the agency-side change commits with them, or neither does); ``OutboxStore`` has
+one short transaction per call for everything else. Synchronous SQLAlchemy, as the workbench
+store: async callers use ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from connectors.outbox.models import PARKED, RETRY, Base, OutboxRow, ParkedRow, ReceivedRow
+from connectors.sdk.connector import Sealed
+from onedoor.db import make_engine, make_session_factory, transaction
+from onedoor.envelope.cloudevents import ce_headers
+from onedoor.envelope.header import Header
+from onedoor.errors import NotFound
+
+PARKED_NOT_FOUND = "connector.parked_not_found"
+RECEIVED_KEPT_MS = 3_600_000
+"""How long past its expiry a received id is kept (clock skew between agencies)."""
+
+
+def now_ms() -> int:
+    """The current time in milliseconds since the epoch."""
+    return int(time.time() * 1000)
+
+
+def _row(item: Sealed, at_ms: int) -> dict[str, Any]:
+    header = item.header
+    return {
+        "message_id": str(header.message_id),
+        "key": (header.subject_token or header.correlation_id).encode(),
+        "value": item.value,
+        "sender": str(header.sender),
+        "contract": str(header.contract),
+        "contract_version": header.contract_version,
+        "created_at_ms": header.created_at_ms,
+        "expires_at_ms": header.expires_at_ms,
+        "enqueued_at_ms": at_ms,
+    }
+
+
+def enqueue(session: Session, sealed: Sequence[Sealed]) -> None:
+    """Add sealed envelopes to the outbox inside the caller's transaction (nothing is committed here)."""
+    if sealed:
+        at = now_ms()
+        session.execute(insert(OutboxRow), [_row(item, at) for item in sealed])
+
+
+def _insert_ignore(session: Session, values: dict[str, Any]) -> None:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(postgresql.insert(ReceivedRow).values(values).on_conflict_do_nothing())
+    else:
+        session.execute(sqlite.insert(ReceivedRow).values(values).on_conflict_do_nothing())
+
+
+def record_received(session: Session, header: Header) -> None:
+    """Record ``header``'s message id as handed to the application, inside the caller's transaction.
+
+    A handler that writes the agency-side change calls this in the same transaction; the inbox
+    then never hands the id over again, even after a crash between the change and the offset commit.
+    """
+    values = {"message_id": str(header.message_id), "expires_at_ms": header.expires_at_ms, "received_at_ms": now_ms()}
+    _insert_ignore(session, values)
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """One outbox row to publish."""
+
+    id: int
+    message_id: str
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class Parked:
+    """One parked message, as listed (no body: the envelope stays sealed)."""
+
+    id: int
+    message_id: str
+    sender: str
+    contract: str
+    reason: str
+    detail: str
+    attempts: int
+    parked_at_ms: int
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToRetry:
+    """A parked message put back: its envelope, to open and deliver again."""
+
+    id: int
+    message_id: str
+    value: bytes
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """What /healthz reports."""
+
+    outbox_pending: int
+    parked: int
+
+
+class OutboxStore:
+    """The durability tables in the connector's local database. ``create()`` makes them."""
+
+    def __init__(self, url: str, *, engine: Engine | None = None) -> None:
+        if engine is None:
+            if url.startswith("sqlite:///") and ":memory:" not in url:
+                Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            engine = make_engine(url)
+        self.engine = engine
+        self.sessions = make_session_factory(engine)
+
+    def create(self) -> OutboxStore:
+        """Create missing tables; returns ``self``."""
+        Base.metadata.create_all(self.engine)
+        return self
+
+    def close(self) -> None:
+        """Release the connections."""
+        self.engine.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work on this database: commit on success, roll back on any error."""
+        with transaction(self.sessions) as session:
+            yield session
+
+    # Outbox
+
+    def put(self, sealed: Sequence[Sealed]) -> None:
+        """Enqueue and commit (a send with no agency-side change of its own)."""
+        with self.transaction() as session:
+            enqueue(session, sealed)
+
+    def pending(self, limit: int) -> list[Pending]:
+        """The oldest undelivered rows, in order."""
+        query = select(OutboxRow).where(OutboxRow.delivered_at_ms.is_(None)).order_by(OutboxRow.id).limit(limit)
+        with self.transaction() as session:
+            return [
+                Pending(
+                    row.id,
+                    row.message_id,
+                    row.key,
+                    row.value,
+                    ce_headers(
+                        message_id=row.message_id,
+                        sender=row.sender,
+                        contract=row.contract,
+                        contract_version=row.contract_version,
+                        created_at_ms=row.created_at_ms,
+                    ),
+                )
+                for row in session.scalars(query)
+            ]
+
+    def mark_delivered(self, ids: Sequence[int], at_ms: int | None = None) -> None:
+        """Mark rows acknowledged by the broker (one UPDATE per 500 ids)."""
+        at = at_ms or now_ms()
+        with self.transaction() as session:
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start : start + 500])
+                session.execute(update(OutboxRow).where(OutboxRow.id.in_(chunk)).values(delivered_at_ms=at))
+
+    def prune_delivered(self, before_ms: int) -> int:
+        """Delete rows delivered before ``before_ms``; returns how many."""
+        with self.transaction() as session:
+            done = session.execute(delete(OutboxRow).where(OutboxRow.delivered_at_ms < before_ms))
+            return int(getattr(done, "rowcount", 0))
+
+    def pending_count(self) -> int:
+        """How many rows wait for the broker."""
+        with self.transaction() as session:
+            return int(session.scalar(select(func.count()).where(OutboxRow.delivered_at_ms.is_(None))) or 0)
+
+    def counts(self) -> Counts:
+        """Pending outbox rows and parked messages."""
+        with self.transaction() as session:
+            pending = session.scalar(select(func.count()).where(OutboxRow.delivered_at_ms.is_(None)))
+            parked = session.scalar(select(func.count()).select_from(ParkedRow))
+            return Counts(int(pending or 0), int(parked or 0))
+
+    # Received ids
+
+    def was_received(self, message_id: str) -> bool:
+        """Whether the application has had ``message_id`` (or it was parked)."""
+        with self.transaction() as session:
+            return session.get(ReceivedRow, message_id) is not None
+
+    def record_received(self, header: Header) -> None:
+        """``record_received`` in a transaction of its own."""
+        with self.transaction() as session:
+            record_received(session, header)
+
+    def prune_received(self, now: int | None = None) -> int:
+        """Forget ids whose envelopes expired more than an hour ago; returns how many."""
+        cutoff = (now or now_ms()) - RECEIVED_KEPT_MS
+        with self.transaction() as session:
+            done = session.execute(delete(ReceivedRow).where(ReceivedRow.expires_at_ms < cutoff))
+            return int(getattr(done, "rowcount", 0))
+
+    # Parked messages
+
+    def park(self, header: Header, value: bytes, *, reason: str, detail: str, attempts: int) -> None:
+        """Keep an envelope the application could not take, and its id as received, in one transaction."""
+        with self.transaction() as session:
+            record_received(session, header)
+            found = session.scalars(select(ParkedRow).where(ParkedRow.message_id == str(header.message_id))).first()
+            if found is None:
+                session.add(
+                    ParkedRow(
+                        message_id=str(header.message_id),
+                        sender=str(header.sender),
+                        contract=str(header.contract),
+                        value=value,
+                        reason=reason,
+                        detail=detail[:500],
+                        attempts=attempts,
+                        parked_at_ms=now_ms(),
+                        status=PARKED,
+                    )
+                )
+            else:
+                found.reason, found.detail, found.status = reason, detail[:500], PARKED
+                found.attempts += attempts
+                found.parked_at_ms = now_ms()
+
+    def parked(self, *, limit: int = 200) -> list[Parked]:
+        """Parked messages, newest first."""
+        query = select(ParkedRow).order_by(ParkedRow.id.desc()).limit(limit)
+        with self.transaction() as session:
+            return [
+                Parked(
+                    r.id, r.message_id, r.sender, r.contract, r.reason, r.detail, r.attempts, r.parked_at_ms, r.status
+                )
+                for r in session.scalars(query)
+            ]
+
+    def retry(self, parked_id: int) -> None:
+        """Put a parked message back: the running connector delivers it again.
+
+        Raises:
+            NotFound: ``connector.parked_not_found``.
+        """
+        with self.transaction() as session:
+            done = session.execute(update(ParkedRow).where(ParkedRow.id == parked_id).values(status=RETRY))
+            if not getattr(done, "rowcount", 0):
+                raise NotFound(PARKED_NOT_FOUND, f"no parked message {parked_id}")
+
+    def to_retry(self, *, limit: int = 50) -> list[ToRetry]:
+        """Parked messages put back, oldest first."""
+        query = select(ParkedRow).where(ParkedRow.status == RETRY).order_by(ParkedRow.id).limit(limit)
+        with self.transaction() as session:
+            return [ToRetry(r.id, r.message_id, r.value, r.attempts) for r in session.scalars(query)]
+
+    def unpark(self, parked_id: int) -> None:
+        """Remove a parked message the application has now taken."""
+        with self.transaction() as session:
+            session.execute(delete(ParkedRow).where(ParkedRow.id == parked_id))
+
+    def repark(self, parked_id: int, *, reason: str, detail: str, attempts: int) -> None:
+        """A retried message failed again: parked again with the new reason."""
+        with self.transaction() as session:
+            session.execute(
+                update(ParkedRow)
+                .where(ParkedRow.id == parked_id)
+                .values(
+                    status=PARKED,
+                    reason=reason,
+                    detail=detail[:500],
+                    attempts=ParkedRow.attempts + attempts,
+                    parked_at_ms=now_ms(),
+                )
+            )

@@ -1,0 +1,60 @@
+"""``onedoor agency`` commands for the hub operator: approve a registration request, revoke a key.
+
+Each command is one call to the hub API with a hub-operator bearer token from ``--token`` or
+``ONEDOOR_TOKEN``. The request file is what ``onedoor connector init`` wrote; it is sent as it
+is, and the hub checks its signature and age. Errors print the hub's code and sentence and exit 1.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from hub.cli_client import DEFAULT_HUB, ClientFactory, Hub, Token, call, default_client, fail
+
+app = typer.Typer(
+    name="agency",
+    help="The agency registry, for the hub operator: approve an agency's registration request, revoke a key.",
+    no_args_is_help=True,
+)
+
+client_factory: ClientFactory = default_client
+"""How commands reach the hub; tests replace it."""
+
+
+def _read_request(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise fail(f"cannot read {path}: {exc.strerror}") from None
+    except ValueError:
+        raise fail(f"{path} is not JSON: is it the registration-request.json `onedoor connector init` wrote?") from None
+
+
+@app.command()
+def approve(
+    request: Annotated[Path, typer.Argument(metavar="REQUEST.json", help="The agency's registration request.")],
+    token: Token = "",
+    hub: Hub = DEFAULT_HUB,
+) -> None:
+    """Approve an agency's signed registration request: the hub registers it with the keys it holds."""
+    document = _read_request(request)
+    agency = call(client_factory, hub, token, "POST", "/agencies/registrations", body=document)
+    typer.echo(f"registered {agency['id']} ({agency['kind']}): {agency['display_name']}")
+    typer.echo(f"  signing key     {agency['current_signing_key_id']}")
+    typer.echo(f"  encryption key  {agency['current_encryption_key_id']}")
+
+
+@app.command(name="revoke-key")
+def revoke_key(
+    agency: Annotated[str, typer.Argument(metavar="AGENCY_ID", help="The agency whose key it is.")],
+    key_id: Annotated[str, typer.Argument(metavar="KEY_ID", help="The key to revoke (k1_...).")],
+    token: Token = "",
+    hub: Hub = DEFAULT_HUB,
+) -> None:
+    """Revoke an agency's key at once: the hub and every connector refuse it from now on."""
+    key = call(client_factory, hub, token, "POST", f"/agencies/{agency}/keys/{key_id}/revoke")
+    typer.echo(f"revoked {key['key_id']} ({key['use']}) of {agency}")

@@ -1,0 +1,148 @@
+"""Approve an agency's signed registration request; let an agency rotate and revoke its own keys.
+
+``approve`` verifies the request (``hub.agencies.request``) and registers the agency with the
+keys inside it, with an ``agency.register`` audit row in the same transaction. A refused
+request is audited too, by the caller, in a transaction of its own (``refusal_entry``): the
+request's transaction rolls back.
+
+``add_own_key`` and ``revoke_own_key`` are the agency-assertion paths (``POST /agencies/me/...``):
+only the agency's **current** signing key may announce a new key (a retired key still in its
+grace period may not), and an agency may not revoke its own current signing key (it would lock
+itself out): it rotates first, then revokes the old key.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+from sqlalchemy.orm import Session
+
+from hub.agencies import service
+from hub.agencies.enums import KeyStatus, KeyUse
+from hub.agencies.models import Agency, AgencyKey
+from hub.agencies.request import verify_request
+from hub.agencies.schemas import KeyCreate
+from hub.audit.service import AuditEntry, append
+from onedoor.errors import Forbidden, NotFound
+from onedoor.ids import AgencyId, KeyId
+
+REGISTER_KIND: Final = "agency.register"
+KEY_ADDED_KIND: Final = "agency.key_added"
+KEY_REVOKED_KIND: Final = "agency.key_revoked"
+KEY_NOT_CURRENT: Final = "agency.key_not_current"
+REVOKE_CURRENT_SIGNING: Final = "agency.revoke_current_signing_key"
+
+
+def approve(session: Session, document: object, *, actor: str, now: datetime | None = None) -> Agency:
+    """Verify a registration request and register its agency with both keys current (audited).
+
+    Raises:
+        ValidationFailed: ``registration.*`` for a malformed, tampered, stale or future request;
+            ``agency.bad_public_key``.
+        Conflict: ``agency.exists`` or ``agency.key_exists``.
+    """
+    moment = now or datetime.now(UTC)
+    new = verify_request(document, now=moment)
+    agency = service.register(session, new, now=moment)
+    keys = {key.use: key.key_id for key in agency.keys}
+    created = document.get("created_at") if isinstance(document, dict) else None
+    append(
+        session,
+        [
+            AuditEntry(
+                kind=REGISTER_KIND,
+                outcome="approved",
+                actor=actor,
+                source=f"agency:{agency.id}",
+                detail=(
+                    f"agency_id={agency.id}; kind={agency.kind.value}; signing_key_id={keys[KeyUse.SIGNING]}; "
+                    f"encryption_key_id={keys[KeyUse.ENCRYPTION]}; request_created_at={created}"
+                ),
+                at=moment,
+            )
+        ],
+    )
+    return agency
+
+
+def refusal_entry(document: object, *, actor: str, code: str) -> AuditEntry:
+    """The ``agency.register`` row of a refused request (ids only, as far as they are text)."""
+    agency = document.get("agency_id") if isinstance(document, dict) else None
+    named = str(agency)[:64] if isinstance(agency, str) else "?"
+    return AuditEntry(
+        kind=REGISTER_KIND,
+        outcome="refused",
+        actor=actor,
+        reason_code=code,
+        source=f"agency:{named}"[:255],
+        detail=f"registration request for {named} refused ({code})",
+    )
+
+
+def add_own_key(
+    session: Session,
+    agency_id: AgencyId,
+    signed_with: KeyId,
+    new: KeyCreate,
+    *,
+    retire_grace: timedelta,
+    now: datetime | None = None,
+) -> AgencyKey:
+    """An agency announces a new key, proven by an assertion signed with ``signed_with`` (audited).
+
+    Raises:
+        Forbidden: ``agency.key_not_current`` when ``signed_with`` is not the current signing key.
+        ValidationFailed, Conflict, NotFound: as ``service.add_key``.
+    """
+    agency = service.get(session, agency_id, for_update=True)
+    current = next((k for k in agency.keys if k.use is KeyUse.SIGNING and k.status is KeyStatus.CURRENT), None)
+    if current is None or current.key_id != signed_with:
+        raise Forbidden(KEY_NOT_CURRENT, "only the agency's current signing key may announce a new key")
+    old = next((k.key_id for k in agency.keys if k.use is new.use and k.status is KeyStatus.CURRENT), None)
+    key = service.add_key(session, agency_id, new, retire_grace=retire_grace, now=now)
+    append(
+        session,
+        [
+            AuditEntry(
+                kind=KEY_ADDED_KIND,
+                outcome="current",
+                actor=str(agency_id),
+                source=f"agency:{agency_id}",
+                detail=f"use={new.use.value}; key_id={key.key_id}; retired={old or '-'}; signed_with={signed_with}",
+            )
+        ],
+    )
+    return key
+
+
+def revoke_own_key(session: Session, agency_id: AgencyId, key_id: KeyId, *, now: datetime | None = None) -> AgencyKey:
+    """An agency revokes one of its keys (audited); not its current signing key.
+
+    Raises:
+        NotFound: ``agency.key_not_found`` (unknown, or another agency's).
+        Forbidden: ``agency.revoke_current_signing_key``.
+    """
+    key = session.get(AgencyKey, key_id)
+    if key is None or key.agency_id != agency_id:
+        raise NotFound("agency.key_not_found", f"agency {agency_id} has no key {key_id}")
+    if key.use is KeyUse.SIGNING and key.status is KeyStatus.CURRENT:
+        raise Forbidden(
+            REVOKE_CURRENT_SIGNING,
+            "an agency cannot revoke its own current signing key: rotate first "
+            "(onedoor connector rotate-keys), then revoke the old key; or ask the hub operator",
+        )
+    revoked = service.revoke_key(session, agency_id, key_id, now=now)
+    append(
+        session,
+        [
+            AuditEntry(
+                kind=KEY_REVOKED_KIND,
+                outcome="revoked",
+                actor=str(agency_id),
+                source=f"agency:{agency_id}",
+                detail=f"use={revoked.use.value}; key_id={key_id}",
+            )
+        ],
+    )
+    return revoked

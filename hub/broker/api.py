@@ -1,0 +1,43 @@
+"""``POST /broker/credentials``: a connector fetches its agency's broker identity, as its agency.
+
+The caller proves it is the agency with an assertion signed by its registered key
+(``AgencyCaller``; an unknown key or a suspended agency is refused there, 401, audited). The
+answer's password is sealed to the agency's current encryption key: only the connector holding
+that key can read it, and the hub keeps no copy. Each call rotates the password.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from hub.auth.agency import AgencyCaller
+from hub.auth.deps import request_source
+from hub.broker import service
+from hub.broker.schemas import BrokerCredentialsOut
+from hub.deps import WRITE_ERRORS, error_responses
+from hub.network.api import session_factory
+from onedoor.settings import Settings
+
+router = APIRouter(prefix="/broker", tags=["broker"])
+
+
+@router.post(
+    "/credentials",
+    responses=error_responses(*WRITE_ERRORS, 404, 409, 503),
+    summary="Create or rotate the calling agency's broker identity (SCRAM user and ACLs); password sealed to it",
+)
+async def issue_credentials(caller: AgencyCaller, request: Request) -> BrokerCredentialsOut:
+    """Provision ``agency-<id>`` with exactly its ACLs; ``409 broker.provisioning_off``, ``503 broker.unavailable``."""
+    settings: Settings = request.app.state.settings
+    issued = await service.issue(
+        session_factory(request), settings, caller.agency, source=request_source(request, {"agency": caller.agency})
+    )
+    return BrokerCredentialsOut(
+        agency=str(issued.candidate.agency),
+        username=issued.username,
+        mechanism=issued.mechanism,
+        sealed_password=issued.sealed_password,
+        encryption_key_id=str(issued.candidate.encryption_key_id),
+        topic_prefix=issued.topic_prefix,
+        acls=[str(binding) for binding in issued.acls],
+    )

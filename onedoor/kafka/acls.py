@@ -1,0 +1,299 @@
+"""Broker identities and ACLs: the one module that wraps kafka-python's admin client.
+
+aiokafka's admin client has no SCRAM or ACL requests; kafka-python's ``KafkaAdminClient`` has
+both. It is synchronous, so every public function here is async and runs it in a thread.
+
+The plans are pure (:mod:`onedoor.kafka.plan`): an agency (or the hub) and the topic prefix
+give the exact ACL bindings.
+:func:`provision_agency` creates or rotates an agency's SCRAM user and grants its plan.
+
+Errors: ``kafka.unreachable`` (:class:`Unavailable`) when the broker does not answer,
+``kafka.admin_refused`` (:class:`Forbidden`) when the admin credentials are refused or lack the
+right, ``kafka.admin_failed`` for anything else the broker answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
+from typing import Any, Final
+
+from kafka.admin import (
+    ACL,
+    ACLFilter,
+    ACLOperation,
+    ACLPermissionType,
+    ACLResourcePatternType,
+    KafkaAdminClient,
+    ResourcePattern,
+    ResourcePatternFilter,
+    ResourceType,
+    ScramMechanism,
+    UserScramCredentialUpsertion,
+)
+from kafka.errors import (
+    AuthorizationError,
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+    SaslAuthenticationFailedError,
+    SecurityDisabledError,
+)
+from pydantic import SecretStr
+
+from onedoor.errors import Forbidden, OneDoorError, Unauthenticated, Unavailable
+from onedoor.ids import AgencyId
+from onedoor.kafka.admin import authenticate
+from onedoor.kafka.plan import AclBinding, Operation, Pattern, Resource, agency_acl_plan, agency_username, hub_acl_plan
+from onedoor.kafka.security import ClientCredentials, new_password, write_password_file
+from onedoor.logging import get_logger
+from onedoor.topics import TopicNames
+
+log = get_logger(__name__)
+
+UNREACHABLE: Final = "kafka.unreachable"
+ADMIN_REFUSED: Final = "kafka.admin_refused"
+ADMIN_FAILED: Final = "kafka.admin_failed"
+SCRAM_ITERATIONS: Final = 8192
+"""PBKDF2 rounds the broker stores each SCRAM-SHA-512 password with (Kafka's minimum is 4096)."""
+
+
+# --- the broker side -----------------------------------------------------------------------------
+
+_RESOURCE = {Resource.TOPIC: ResourceType.TOPIC, Resource.GROUP: ResourceType.GROUP}
+_PATTERN = {Pattern.LITERAL: ACLResourcePatternType.LITERAL, Pattern.PREFIXED: ACLResourcePatternType.PREFIXED}
+_OPERATION = {
+    Operation.READ: ACLOperation.READ,
+    Operation.WRITE: ACLOperation.WRITE,
+    Operation.DESCRIBE: ACLOperation.DESCRIBE,
+    Operation.CREATE: ACLOperation.CREATE,
+    Operation.DESCRIBE_CONFIGS: ACLOperation.DESCRIBE_CONFIGS,
+    Operation.ALTER_CONFIGS: ACLOperation.ALTER_CONFIGS,
+}
+_TRANSIENT = (KafkaConnectionError, KafkaTimeoutError)
+_REFUSED = (SaslAuthenticationFailedError, AuthorizationError)
+
+
+def _to_acl(binding: AclBinding) -> Any:
+    pattern = ResourcePattern(_RESOURCE[binding.resource], binding.name, _PATTERN[binding.pattern])
+    return ACL(binding.principal, "*", _OPERATION[binding.operation], ACLPermissionType.ALLOW, pattern)
+
+
+@contextmanager
+def _admin(bootstrap: str, admin: ClientCredentials, within: float) -> Iterator[Any]:
+    """A connected kafka-python admin client; its errors become OneDoor errors."""
+    client: Any = None
+    try:
+        client = KafkaAdminClient(
+            bootstrap_servers=bootstrap,
+            client_id="onedoor-acl-admin",
+            request_timeout_ms=int(within * 1000),
+            bootstrap_timeout_ms=int(within * 1000),
+            **admin.kafka_python_options(),
+        )
+        yield client
+    except _TRANSIENT as exc:
+        raise Unavailable(UNREACHABLE, f"the broker at {bootstrap} does not answer ({type(exc).__name__})") from None
+    except _REFUSED as exc:
+        raise Forbidden(
+            ADMIN_REFUSED, f"the broker refused the admin user {admin.username} ({type(exc).__name__})"
+        ) from None
+    except SecurityDisabledError:
+        raise OneDoorError(ADMIN_FAILED, f"the broker at {bootstrap} has no authorizer: ACLs cannot be set") from None
+    except KafkaError as exc:
+        raise OneDoorError(ADMIN_FAILED, f"the broker refused an admin request ({type(exc).__name__})") from None
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _set_password(client: Any, username: str, password: SecretStr) -> None:
+    upsert = UserScramCredentialUpsertion(
+        username, ScramMechanism.SCRAM_SHA_512, password.get_secret_value(), iterations=SCRAM_ITERATIONS
+    )
+    answer = client.alter_user_scram_credentials([upsert])
+    problem = answer.get(username) if isinstance(answer, dict) else None
+    if problem:
+        raise OneDoorError(ADMIN_FAILED, f"the broker did not store the SCRAM credentials of {username}: {problem}")
+
+
+def _grant(client: Any, bindings: Sequence[AclBinding]) -> None:
+    if not bindings:
+        return
+    answer = client.create_acls([_to_acl(b) for b in bindings])
+    failed = answer.get("failed", []) if isinstance(answer, dict) else []
+    if failed:
+        names = ", ".join(sorted({type(f).__name__ if not isinstance(f, type) else f.__name__ for f in failed}))
+        raise OneDoorError(ADMIN_FAILED, f"the broker did not create {len(failed)} ACL(s): {names}")
+
+
+def _granted(client: Any, principal: str) -> list[AclBinding]:
+    any_pattern = ResourcePatternFilter(ResourceType.ANY, None, ACLResourcePatternType.ANY)
+    acls, error = client.describe_acls(ACLFilter(principal, None, ACLOperation.ANY, ACLPermissionType.ANY, any_pattern))
+    if getattr(error, "errno", None):
+        raise OneDoorError(ADMIN_FAILED, f"the broker could not list ACLs ({type(error).__name__})")
+    resources = {v: k for k, v in _RESOURCE.items()}
+    patterns = {v: k for k, v in _PATTERN.items()}
+    operations = {v: k for k, v in _OPERATION.items()}
+    found = []
+    for acl in acls:
+        pattern = acl.resource_pattern
+        if (
+            acl.permission_type != ACLPermissionType.ALLOW
+            or pattern.resource_type not in resources
+            or pattern.pattern_type not in patterns
+            or acl.operation not in operations
+        ):
+            continue
+        found.append(
+            AclBinding(
+                acl.principal,
+                resources[pattern.resource_type],
+                pattern.resource_name,
+                patterns[pattern.pattern_type],
+                operations[acl.operation],
+            )
+        )
+    return sorted(found)
+
+
+def _revoke_extra(client: Any, principal: str, keep: Sequence[AclBinding]) -> int:
+    extra = [b for b in _granted(client, principal) if b not in set(keep)]
+    if extra:
+        filters = [_to_acl(b) for b in extra]
+        client.delete_acls(
+            [ACLFilter(a.principal, a.host, a.operation, a.permission_type, a.resource_pattern) for a in filters]
+        )
+    return len(extra)
+
+
+def _provision(
+    bootstrap: str,
+    admin: ClientCredentials,
+    *,
+    username: str,
+    password: SecretStr,
+    plan: Sequence[AclBinding],
+    within: float,
+) -> None:
+    with _admin(bootstrap, admin, within) as client:
+        _set_password(client, username, password)
+        revoked = _revoke_extra(client, f"User:{username}", plan)
+        _grant(client, plan)
+    log.info("kafka.identity.provisioned", user=username, acls=len(plan), revoked=revoked)
+
+
+async def provision_user(
+    bootstrap: str,
+    admin: ClientCredentials,
+    username: str,
+    plan: Sequence[AclBinding],
+    *,
+    password: SecretStr | None = None,
+    within: float = 15.0,
+) -> ClientCredentials:
+    """Create or rotate ``username``'s SCRAM-SHA-512 password and make its ACLs exactly ``plan``.
+
+    Rotation: the broker replaces the stored password, so the old one stops working for new
+    connections at once. ACLs the user has beyond ``plan`` are removed.
+
+    Raises:
+        Unavailable: ``kafka.unreachable``.
+        Forbidden: ``kafka.admin_refused`` (wrong admin password, or not a super user).
+        OneDoorError: ``kafka.admin_failed``.
+    """
+    secret = password or new_password()
+    try:
+        # kafka-python reports a refused login only as a bootstrap timeout: ask plainly first.
+        await authenticate(bootstrap, admin, within=within)
+    except Unauthenticated:
+        raise Forbidden(ADMIN_REFUSED, f"the broker at {bootstrap} refused the admin user {admin.username}") from None
+    await asyncio.to_thread(
+        partial(_provision, bootstrap, admin, username=username, password=secret, plan=list(plan), within=within)
+    )
+    return ClientCredentials(username, secret)
+
+
+async def provision_agency(
+    bootstrap: str,
+    admin: ClientCredentials,
+    agency: AgencyId,
+    topics: TopicNames,
+    *,
+    triage: bool = False,
+    within: float = 15.0,
+) -> ClientCredentials:
+    """Create or rotate ``agency``'s broker identity (``agency-<id>``, a fresh random password) and its ACLs.
+
+    Raises:
+        Unavailable: ``kafka.unreachable``.
+        Forbidden: ``kafka.admin_refused``.
+        OneDoorError: ``kafka.admin_failed``.
+    """
+    plan = agency_acl_plan(agency, topics, triage=triage)
+    return await provision_user(bootstrap, admin, agency_username(agency), plan, within=within)
+
+
+async def provision_hub(
+    bootstrap: str,
+    admin: ClientCredentials,
+    topics: TopicNames,
+    *,
+    username: str = "hub",
+    password: SecretStr | None = None,
+    within: float = 15.0,
+) -> ClientCredentials:
+    """Create or rotate the hub's broker identity with :func:`hub_acl_plan`.
+
+    Raises:
+        Unavailable: ``kafka.unreachable``.
+        Forbidden: ``kafka.admin_refused``.
+        OneDoorError: ``kafka.admin_failed``.
+    """
+    plan = hub_acl_plan(username, topics)
+    return await provision_user(bootstrap, admin, username, plan, password=password, within=within)
+
+
+async def granted(bootstrap: str, admin: ClientCredentials, username: str, *, within: float = 15.0) -> list[AclBinding]:
+    """The ALLOW ACLs ``username`` has on topics and groups, sorted.
+
+    Raises:
+        Unavailable: ``kafka.unreachable``.
+        Forbidden: ``kafka.admin_refused``.
+        OneDoorError: ``kafka.admin_failed``.
+    """
+
+    def run() -> list[AclBinding]:
+        with _admin(bootstrap, admin, within) as client:
+            return _granted(client, f"User:{username}")
+
+    return await asyncio.to_thread(run)
+
+
+async def secure_hub(
+    bootstrap: str, admin: ClientCredentials, topics: TopicNames, directory: Path, *, username: str = "hub"
+) -> dict[str, str | Path]:
+    """Provision (or rotate) the hub's identity; write ``hub.password`` and ``admin.password`` (0600) in ``directory``.
+
+    Returns the ``KafkaSettings`` fields to set (``username``, ``password_file``, ``admin_username``,
+    ``admin_password_file``), e.g. ``settings.kafka.model_copy(update=...)``, or as
+    ``ONEDOOR_KAFKA__*`` variables. For ``make run`` and tests on a ``BrokerSecurity`` cluster.
+
+    Raises:
+        Unavailable: ``kafka.unreachable``.
+        Forbidden: ``kafka.admin_refused``.
+        OneDoorError: ``kafka.admin_failed``.
+    """
+    identity = await provision_hub(bootstrap, admin, topics, username=username)
+    hub_file, admin_file = directory / "hub.password", directory / "admin.password"
+    write_password_file(hub_file, identity.password)
+    write_password_file(admin_file, admin.password)
+    return {
+        "username": identity.username,
+        "password_file": hub_file,
+        "admin_username": admin.username,
+        "admin_password_file": admin_file,
+    }

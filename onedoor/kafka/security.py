@@ -1,0 +1,197 @@
+"""Broker client credentials (SASL/SCRAM), and sealing a broker password to an agency's key.
+
+``ClientCredentials`` is the one value every Kafka client of OneDoor is built from when the
+broker is secured: :func:`aiokafka_options` spreads it into an aiokafka producer, consumer or
+admin client, :meth:`ClientCredentials.kafka_python_options` into kafka-python's admin client.
+``None`` means PLAINTEXT, as before the broker was secured. The password is a ``SecretStr``: it
+is never in a ``repr``, a ``str`` or a log line.
+
+A password the hub hands an agency crosses the wire sealed to the agency's registered X25519
+encryption key (:func:`seal_secret`): the envelope's own wrapping (ephemeral X25519, HKDF-SHA256,
+AES-256-GCM), with the agency and the username bound in as associated data. The hub keeps no copy.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from pydantic import SecretStr
+
+from onedoor.envelope.keys import raw_public
+from onedoor.envelope.seal import WRAP_NONCE, wrap_key
+from onedoor.errors import ValidationFailed
+
+Mechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256"]
+DEFAULT_MECHANISM: Final[Mechanism] = "SCRAM-SHA-512"
+PASSWORD_FILE: Final = "kafka.password_file"  # noqa: S105 - an error code, not a secret
+SEALED_INVALID: Final = "broker.sealed_invalid"
+_SEAL_DOMAIN: Final = b"onedoor/v1/broker-credential\x00"
+_MIN_PASSWORD_CHARS: Final = 16
+
+
+def new_password() -> SecretStr:
+    """A fresh random SCRAM password: 43 URL-safe characters (256 bits), safe in JAAS and ``--add-scram``."""
+    return SecretStr(secrets.token_urlsafe(32))
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCredentials:
+    """Who a Kafka client is to a secured broker: a SCRAM user and its password."""
+
+    username: str
+    """The SCRAM user, e.g. ``agency-met`` (the broker's principal is ``User:<username>``)."""
+    password: SecretStr = field(repr=False)
+    """Never printed: ``SecretStr`` shows ``**********``."""
+    mechanism: Mechanism = DEFAULT_MECHANISM
+    """The SASL mechanism the broker's client listener enables."""
+
+    def __post_init__(self) -> None:
+        if not self.username or any(c in self.username for c in ' ,=[]"\n'):
+            raise ValidationFailed(
+                "kafka.username_invalid", "a broker username is non-empty, without , = [ ] or quotes"
+            )
+
+    def __str__(self) -> str:
+        return f"{self.username} ({self.mechanism})"
+
+    @property
+    def principal(self) -> str:
+        """The broker's name for this user in ACLs: ``User:<username>``."""
+        return f"User:{self.username}"
+
+    def aiokafka_options(self) -> dict[str, Any]:
+        """Keyword arguments for ``AIOKafkaProducer``/``AIOKafkaConsumer``/``AIOKafkaAdminClient``."""
+        return {
+            "security_protocol": "SASL_PLAINTEXT",
+            "sasl_mechanism": self.mechanism,
+            "sasl_plain_username": self.username,
+            "sasl_plain_password": self.password.get_secret_value(),
+        }
+
+    def kafka_python_options(self) -> dict[str, Any]:
+        """Keyword arguments for kafka-python's ``KafkaAdminClient`` (and its other clients)."""
+        return self.aiokafka_options()
+
+    @classmethod
+    def from_file(cls, username: str, path: Path, mechanism: Mechanism = DEFAULT_MECHANISM) -> ClientCredentials:
+        """Credentials whose password is the first line of ``path`` (mode 0600).
+
+        Raises:
+            ValidationFailed: ``kafka.password_file`` when the file cannot be read, is open to
+                others or is too short; the message never holds the password.
+        """
+        return cls(username, read_password_file(path), mechanism)
+
+
+def aiokafka_options(credentials: ClientCredentials | None) -> dict[str, Any]:
+    """``credentials``' aiokafka keyword arguments; none at all for ``None`` (PLAINTEXT, the default)."""
+    return {} if credentials is None else credentials.aiokafka_options()
+
+
+def credentials_from(username: str | None, password_file: Path | None) -> ClientCredentials | None:
+    """Credentials from a settings pair, or ``None`` when neither is set (PLAINTEXT).
+
+    Raises:
+        ValidationFailed: ``kafka.password_file`` when only one of the two is set, or the file is unusable.
+    """
+    if username is None and password_file is None:
+        return None
+    if username is None or password_file is None:
+        raise ValidationFailed(PASSWORD_FILE, "set both the broker username and its password file, or neither")
+    return ClientCredentials.from_file(username, password_file)
+
+
+def read_password_file(path: Path) -> SecretStr:
+    """The password on the first line of ``path``, which must be mode 0600.
+
+    Raises:
+        ValidationFailed: ``kafka.password_file``; the message never holds the password.
+    """
+    try:
+        mode = os.stat(path).st_mode & 0o777
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ValidationFailed(PASSWORD_FILE, f"cannot read the broker password file {path}: {reason}") from None
+    if mode & 0o077:
+        raise ValidationFailed(PASSWORD_FILE, f"the broker password file {path} must be mode 0600, not {mode:04o}")
+    lines = text.strip().splitlines()
+    password = lines[0].strip() if lines else ""
+    if len(password) < _MIN_PASSWORD_CHARS:
+        raise ValidationFailed(
+            PASSWORD_FILE, f"the broker password in {path} must have at least {_MIN_PASSWORD_CHARS} characters"
+        )
+    return SecretStr(password)
+
+
+def write_password_file(path: Path, password: SecretStr) -> None:
+    """Write ``password`` to ``path`` atomically, mode 0600 (replacing an older one), in a 0700 directory if new."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(password.get_secret_value() + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+# --- sealing a password to an agency's encryption key -------------------------------------------
+
+
+def _aad(agency: str, username: str) -> bytes:
+    return _SEAL_DOMAIN + agency.encode() + b"\x00" + username.encode()
+
+
+def seal_secret(recipient_public: bytes, secret: SecretStr, *, agency: str, username: str) -> str:
+    """Seal ``secret`` to an X25519 public key; base64url text of ``ephemeral public || ciphertext``.
+
+    The key-encryption key is derived exactly as an envelope's (``onedoor.envelope.seal.wrap_key``)
+    from a fresh ephemeral key, so the fixed nonce is used once per key; the agency and the
+    username are authenticated as associated data, so a sealed password cannot be passed off
+    as another user's.
+    """
+    ephemeral = X25519PrivateKey.generate()
+    ephemeral_public = raw_public(ephemeral.public_key())
+    shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(recipient_public))
+    key = wrap_key(shared, ephemeral_public, recipient_public)
+    ciphertext = AESGCM(key).encrypt(WRAP_NONCE, secret.get_secret_value().encode(), _aad(agency, username))
+    return base64.urlsafe_b64encode(ephemeral_public + ciphertext).rstrip(b"=").decode()
+
+
+def open_secret(private: X25519PrivateKey, sealed: str, *, agency: str, username: str) -> SecretStr:
+    """Open what :func:`seal_secret` sealed to ``private``'s public key.
+
+    Raises:
+        ValidationFailed: ``broker.sealed_invalid`` when it is malformed, was sealed to another
+            key, or names another agency or user.
+    """
+    try:
+        raw = base64.urlsafe_b64decode(sealed + "=" * (-len(sealed) % 4))
+    except ValueError:
+        raise ValidationFailed(SEALED_INVALID, "the sealed password is not base64url text") from None
+    if len(raw) < 32 + 16:
+        raise ValidationFailed(SEALED_INVALID, "the sealed password is too short")
+    ephemeral_public, ciphertext = raw[:32], raw[32:]
+    own_public = raw_public(private.public_key())
+    try:
+        shared = private.exchange(X25519PublicKey.from_public_bytes(ephemeral_public))
+        key = wrap_key(shared, ephemeral_public, own_public)
+        plain = AESGCM(key).decrypt(WRAP_NONCE, ciphertext, _aad(agency, username))
+    except (InvalidTag, ValueError):
+        raise ValidationFailed(
+            SEALED_INVALID, "the sealed password does not open with this agency's encryption key"
+        ) from None
+    return SecretStr(plain.decode())

@@ -1,0 +1,54 @@
+"""A folder adapter's column mapping for MasterReferral, and CSV rows about obviously fake children."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connectors.adapters.folder_mapping import ColumnMapping
+from connectors.triage.referral import referral_schema
+
+COLUMNS = {
+    "First name": "child.given_name",
+    "Last name": "child.family_name",
+    "Date of birth": "child.date_of_birth",
+    "Age": "child.estimated_age",
+    "Urgency": "urgency",
+    "Concerns": "concern_categories",
+    "Summary": "concern_summary",
+    "County lines": "exploitation.county_lines_suspected",
+    "Referrer": "referrer.name",
+    "Consent": "consent.status",
+}
+DEFAULTS: dict[str, Any] = {"referrer.kind": "PROFESSIONAL", "consent.status": "NOT_SOUGHT_RISK_TO_CHILD"}
+HEADER = list(COLUMNS)
+OPTIONS_COLUMNS = dict(COLUMNS)
+
+
+def mapping(**options: Any) -> ColumnMapping:
+    """The mapping with UK dates (DD/MM/YYYY)."""
+    return ColumnMapping(
+        referral_schema(), COLUMNS, defaults=DEFAULTS, date_format=options.pop("date_format", "%d/%m/%Y"), **options
+    )
+
+
+def row(**cells: str) -> dict[str, str]:
+    """A good row about Testy McFakeface, with ``cells`` changed (keys: column names with _ for spaces)."""
+    good = {
+        "First name": "Testy",
+        "Last name": "McFakeface",
+        "Date of birth": "14/03/2010",
+        "Age": "",
+        "Urgency": "Same day",
+        "Concerns": "county lines; missing",
+        "Summary": "Seen at a station far from home with older men.",
+        "County lines": "yes",
+        "Referrer": "Officer Fakename",
+        "Consent": "",
+    }
+    good.update({k.replace("_", " "): v for k, v in cells.items()})
+    return good
+
+
+def csv_line(cells: dict[str, str]) -> str:
+    """One CSV line of ``cells`` in header order (quoted)."""
+    return ",".join('"' + cells[c].replace('"', '""') + '"' for c in HEADER)

@@ -1,0 +1,85 @@
+"""``onedoor connector enrol``'s pure parts: the config lines it sets, and the hub answer it accepts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from connectors.agent.config import ConnectorConfig, load_config
+from connectors.agent.enrol import Enrolled, config_lines, describe, open_answer, updated_config
+from onedoor.envelope.keys import AgencyKeyPair
+from onedoor.errors import ValidationFailed
+from onedoor.ids import AgencyId
+from onedoor.kafka.security import seal_secret
+
+AGENCY = AgencyId("lb-enrolton-csc")
+PASSWORD = "synthetic-broker-password-" + "z" * 20
+
+
+def test_the_two_lines_are_appended_once_and_replaced_after() -> None:
+    lines = config_lines("agency-lb-enrolton-csc", Path("/srv/connector/broker.password"))
+    assert lines == (
+        "ONEDOOR_CONNECTOR_KAFKA__USERNAME=agency-lb-enrolton-csc",
+        "ONEDOOR_CONNECTOR_KAFKA__PASSWORD_FILE=/srv/connector/broker.password",
+    )
+    original = "ONEDOOR_CONNECTOR_AGENCY=lb-enrolton-csc\nONEDOOR_CONNECTOR_KAFKA__TOPIC_PREFIX=onedoor"
+
+    once = updated_config(original, lines)
+    assert once == original + "\n" + "\n".join(lines) + "\n"
+    assert updated_config(once, lines) == once  # enrolling again changes nothing
+
+    moved = config_lines("agency-lb-enrolton-csc", Path("/elsewhere/broker.password"))
+    again = updated_config(once, moved)
+    assert again.count("ONEDOOR_CONNECTOR_KAFKA__PASSWORD_FILE=") == 1
+    assert "ONEDOOR_CONNECTOR_KAFKA__PASSWORD_FILE=/elsewhere/broker.password\n" in again
+    assert again.startswith(original)
+
+
+def _config(tmp_path: Path) -> ConnectorConfig:
+    return load_config(
+        agency=str(AGENCY),
+        keys_dir=tmp_path / "keys",
+        matching_key_path=tmp_path / "matching.key",
+        disclosure_log_path=tmp_path / "disclosures.sqlite",
+        api={"token": "t" * 40},
+    )
+
+
+def test_the_answer_opens_with_the_agency_key_and_a_foreign_key_is_said_in_words(tmp_path: Path) -> None:
+    keys = AgencyKeyPair.generate(AGENCY)
+    config = _config(tmp_path)
+    sealed = seal_secret(keys.encryption_public, SecretStr(PASSWORD), agency=str(AGENCY), username="agency-x")
+    answer = {
+        "agency": str(AGENCY),
+        "username": "agency-x",
+        "sealed_password": sealed,
+        "encryption_key_id": str(keys.encryption_key_id),
+    }
+
+    opened = open_answer(config, answer, keys.encryption, str(keys.encryption_key_id))
+    assert opened.password.get_secret_value() == PASSWORD
+
+    other = AgencyKeyPair.generate(AGENCY)
+    with pytest.raises(ValidationFailed) as mismatch:
+        open_answer(config, answer, other.encryption, str(other.encryption_key_id))
+    assert mismatch.value.code == "enrol.key_mismatch"
+    assert "register this key with the hub" in mismatch.value.message
+    with pytest.raises(ValidationFailed) as foreign:
+        open_answer(config, {**answer, "agency": "someone-else"}, keys.encryption, str(keys.encryption_key_id))
+    assert foreign.value.code == "enrol.answer_invalid"
+
+
+def test_what_enrol_says_never_holds_the_password() -> None:
+    result = Enrolled(
+        "agency-x",
+        Path("/srv/broker.password"),
+        config_lines("agency-x", Path("/srv/broker.password")),
+        True,
+        (),
+    )
+    said = "\n".join(describe(result))
+    assert "agency-x" in said
+    assert "ONEDOOR_CONNECTOR_KAFKA__PASSWORD_FILE=/srv/broker.password" in said
+    assert "restart the connector" in said

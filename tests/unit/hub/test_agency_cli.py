@@ -1,0 +1,77 @@
+"""``onedoor agency approve|revoke-key``: the request file goes to the hub as it is; errors in words."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from hub.agencies import cli
+from hub.agencies.request import make_request
+from onedoor.cli import app
+from onedoor.envelope.keys import AgencyKeyPair
+from onedoor.ids import AgencyId
+from tests.unit.hub.fake_hub import FakeHub
+
+AGENCY = AgencyId("fakeshire-police")
+
+
+@pytest.fixture
+def hub(monkeypatch: pytest.MonkeyPatch) -> FakeHub:
+    fake = FakeHub()
+    monkeypatch.setattr(cli, "client_factory", fake.client)
+    return fake
+
+
+def _agency(keys: AgencyKeyPair) -> dict[str, object]:
+    return {
+        "id": AGENCY,
+        "kind": "police",
+        "display_name": "Fakeshire Police (synthetic)",
+        "current_signing_key_id": keys.signing_key_id,
+        "current_encryption_key_id": keys.encryption_key_id,
+    }
+
+
+def test_approve_sends_the_request_unchanged_and_prints_the_keys(hub: FakeHub, tmp_path: Path) -> None:
+    keys = AgencyKeyPair.generate(AGENCY)
+    request = make_request(keys, kind="police", display_name="Fakeshire Police (synthetic)")
+    path = tmp_path / "registration-request.json"
+    path.write_text(json.dumps(request))
+    hub.responses = {("POST", "/agencies/registrations"): (201, _agency(keys))}
+    result = CliRunner().invoke(app, ["agency", "approve", str(path)], env={"ONEDOOR_TOKEN": "fake-token"})
+    assert result.exit_code == 0, result.output
+    assert json.loads(hub.seen[0].content) == request, "the signed request is sent byte-for-byte in meaning"
+    assert f"registered {AGENCY} (police)" in result.stdout
+    assert str(keys.signing_key_id) in result.stdout
+    assert "fake-token" not in result.output
+
+
+def test_approve_prints_the_hubs_refusal_and_a_bad_file_in_words(hub: FakeHub, tmp_path: Path) -> None:
+    path = tmp_path / "registration-request.json"
+    path.write_text(json.dumps({"format": "x"}))
+    hub.responses = {
+        ("POST", "/agencies/registrations"): (
+            422,
+            {"code": "registration.bad_signature", "message": "the signature does not verify", "error_id": "e1"},
+        )
+    }
+    refused = CliRunner().invoke(app, ["agency", "approve", str(path)], env={"ONEDOOR_TOKEN": "t"})
+    assert refused.exit_code == 1
+    assert "registration.bad_signature" in refused.output
+    bad = tmp_path / "bad.json"
+    bad.write_text("not json")
+    unreadable = CliRunner().invoke(app, ["agency", "approve", str(bad)], env={"ONEDOOR_TOKEN": "t"})
+    assert unreadable.exit_code == 1
+    assert "is not JSON" in unreadable.output
+    assert len(hub.seen) == 1, "nothing sent for a file that is not JSON"
+
+
+def test_revoke_key_calls_the_operator_route(hub: FakeHub) -> None:
+    key = "k1_" + "a" * 32
+    hub.responses = {("POST", f"/agencies/{AGENCY}/keys/{key}/revoke"): (200, {"key_id": key, "use": "signing"})}
+    result = CliRunner().invoke(app, ["agency", "revoke-key", AGENCY, key], env={"ONEDOOR_TOKEN": "t"})
+    assert result.exit_code == 0, result.output
+    assert f"revoked {key} (signing) of {AGENCY}" in result.stdout

@@ -58,6 +58,11 @@ class OutboundRequest:
     body: Mapping[str, Any]
     source: str
     """Where it came from, for reports: ``"<adapter name>:<file>:<row>"`` or a request id. No personal data."""
+    idempotency_key: str | None = None
+    """Names this message for good (``"folder:<adapter>:<file hash>:<row>"``...): sent again under the same key
+    (after a crash before the adapter recorded it), the connector's outbox adds nothing. Needs the outbox."""
+    subject_token: str | None = None
+    """The young person's ``st1_`` token, put in the envelope header when given."""
 
 
 Outbound = Callable[[OutboundRequest], Awaitable[None]]

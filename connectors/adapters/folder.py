@@ -6,6 +6,7 @@ For small organisations without an API. Options (``kind: folder``)::
     recipients: [county-triage-desk]
     purpose: safeguarding-referral       # default
     contract: onedoor.referral.MasterReferral   # default; version: 1
+    subject_token: Subject token         # the CSV column holding the young person's st1_ token
     columns:                             # CSV header -> contract field path
       First name: child.given_name
       Last name: child.family_name
@@ -19,19 +20,35 @@ For small organisations without an API. Options (``kind: folder``)::
     poll_seconds: 5                      # default
     received: {contracts: [onedoor.alert.Alert]}   # optional: write received messages as JSON
 
+The subject token: a contract about a child (MasterReferral, Alert, the transfer messages) is
+sent with the young person's ``st1_`` token in the envelope header, so the hub applies the
+consent recorded for them (refused, withdrawn). It comes from the ``subject_token`` column, or
+else from a column mapped to the body's own ``subject_token`` field (Alert); a folder of such a
+contract naming neither is refused at start (``adapter.folder.no_subject_token``), and a row
+whose cell is empty (``adapter.folder.no_subject_token``) or not a token
+(``adapter.folder.bad_subject_token``) is a rejected row. The adapter does not derive tokens
+from names and dates of birth (the matching key is not given to adapters): the agency's
+system exports the token it holds.
+
 Layout under ``folder``: staff drop ``*.csv`` into ``incoming/``; a file is read once its size
 and modification time are the same on two polls in a row (a file still being copied is left
 alone; names starting with ``.`` or ``~$`` are ignored). Each row is checked and mapped; good
-rows go to the connector's outbox, and ``reports/<file>.report.csv`` lists every row (``row,
-column, code, message``: ``sent`` or why not, never a cell's value) and
-``reports/<file>.rejected.csv`` holds the rejected rows as they were, under the same header,
-to fix and drop again. A missing required column rejects the whole file (the rejected copy is
-the whole file). Then the file moves to ``done/``. Received messages, if asked for, are
-written to ``received/<message id>.json``.
+rows go to the connector's outbox, and ``reports/<file>.<hash>.report.csv`` (``<hash>``: the
+first 12 hex digits of the file's SHA-256, so a later file of the same name never overwrites
+an earlier report) lists every row (``row, column, code, message``: ``sent`` or why not, never
+a cell's value) and ``reports/<file>.<hash>.rejected.csv`` holds the rejected rows as they were,
+under the same header, to fix and drop again. A missing required column rejects the whole
+file (the rejected copy is the whole file). Then the file moves to ``done/``. Received
+messages, if asked for, are written to ``received/<message id>.json``. Everything the adapter
+writes is owner-only (files 0600, the directories it creates 0700; rejected rows hold personal
+data), through a randomly named temporary file opened with ``O_EXCL``.
 
 Crash-safe and idempotent: a ledger (``folder_ledger``) keyed by the file's SHA-256 records
 each row once it is in the outbox, so a restart part-way through a file sends only the rows
 not sent, and the same file dropped again sends nothing (``adapter.folder.already_processed``).
+Each row is sent under the idempotency key ``folder:<adapter>:<file hash>:<row>``: a crash after
+the outbox took a row but before the ledger recorded it does not send it twice (the outbox adds
+nothing for a key it holds).
 A referral's ``referral_id``, when no column gives one, is derived from the file's hash and the
 row, so it is the same whatever happens.
 """
@@ -39,6 +56,7 @@ row, so it is the same whatever happens.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import datetime as dt
 import hashlib
@@ -46,6 +64,7 @@ import io
 import json
 import os
 import re
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,7 +74,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.adapters.base import AdapterContext, Outbound, OutboundRequest
 from connectors.adapters.folder_ledger import MOVED, REPORTED, SENDING, FolderLedger
-from connectors.adapters.folder_mapping import RAGGED_ROW, ColumnMapping, RowProblem
+from connectors.adapters.folder_mapping import MISSING_COLUMN, RAGGED_ROW, ColumnMapping, RowProblem
+from connectors.adapters.subjects import BODY_FIELD, about_a_child, token_or_none
 from connectors.adapters.values import parse_options
 from connectors.adapters.webhook import payload
 from connectors.sdk.codec import ContractCodecs
@@ -77,6 +97,8 @@ EMPTY_FILE: Final = "adapter.folder.empty_file"
 TOO_LARGE: Final = "adapter.folder.too_large"
 NOT_SENT: Final = "adapter.folder.not_sent"
 ALREADY_PROCESSED: Final = "adapter.folder.already_processed"
+NO_SUBJECT_TOKEN: Final = "adapter.folder.no_subject_token"  # noqa: S105 - an error code
+BAD_SUBJECT_TOKEN: Final = "adapter.folder.bad_subject_token"  # noqa: S105 - an error code
 SENT: Final = "sent"
 REPORT_HEADER: Final = ("row", "column", "code", "message")
 _SAFE_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -98,6 +120,8 @@ class FolderOptions(BaseModel):
     folder: Path
     recipients: list[str] = Field(min_length=1, max_length=200)
     columns: dict[str, str] = Field(min_length=1)
+    subject_token: str | None = Field(default=None, min_length=1, max_length=200)
+    """The CSV column holding the young person's ``st1_`` token (for the envelope header)."""
     purpose: str = str(SAFEGUARDING_REFERRAL)
     contract: str = str(REFERRAL)
     version: int = Field(default=1, ge=1)
@@ -145,6 +169,7 @@ class FolderAdapter:
         delimiter: str = ",",
         max_bytes: int = 20 * 1024 * 1024,
         received_contracts: Iterable[str] = (),
+        subject_column: str | None = None,
     ) -> None:
         self.name = name
         self.root = root
@@ -157,9 +182,12 @@ class FolderAdapter:
         self.delimiter = delimiter
         self.max_bytes = max_bytes
         self.received_contracts = frozenset(received_contracts)
+        self.subject_column = subject_column
+        """The column the header's subject token comes from (``None``: the body's ``subject_token`` field)."""
         self._seen: dict[str, tuple[int, int]] = {}
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)
         for sub in ("incoming", "reports", "done", *(("received",) if self.received_contracts else ())):
-            (root / sub).mkdir(parents=True, exist_ok=True)
+            (root / sub).mkdir(exist_ok=True, mode=0o700)
 
     @property
     def incoming(self) -> Path:
@@ -226,10 +254,12 @@ class FolderAdapter:
         """
         data = await asyncio.to_thread(path.read_bytes)
         digest = hashlib.sha256(data).hexdigest()
-        report = self.root / "reports" / f"{path.name}.report.csv"
+        report = self.root / "reports" / f"{path.name}.{digest[:12]}.report.csv"
         state = self.ledger.state(digest)
         if state == MOVED:
             problem = RowProblem(0, "", ALREADY_PROCESSED, "this file was processed before: nothing sent again")
+            stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+            report = report.with_name(f"{path.name}.{digest[:12]}.again-{stamp}.report.csv")
             _write_report(report, [problem])
             outcome = FileOutcome(digest, 0, 0, "duplicate", report, (problem,))
         elif state == REPORTED:
@@ -251,9 +281,9 @@ class FolderAdapter:
         return outcome
 
     async def _send_file(self, path: Path, data: bytes, digest: str, report: Path, outbound: Outbound) -> FileOutcome:
-        rejected_path = self.root / "reports" / f"{path.name}.rejected.csv"
+        rejected_path = self.root / "reports" / f"{path.name}.{digest[:12]}.rejected.csv"
         parsed = self._read(data)
-        if isinstance(parsed, RowProblem) or (header_problems := self.mapping.header_problems(parsed[0])):
+        if isinstance(parsed, RowProblem) or (header_problems := self._header_problems(parsed[0])):
             problems = [parsed] if isinstance(parsed, RowProblem) else header_problems
             _write_report(report, problems)
             _write_atomically(rejected_path, data)
@@ -265,8 +295,9 @@ class FolderAdapter:
         sent = 0
         for number, cells in rows:
             mapped = self._row(header, cells, number, digest)
-            if isinstance(mapped, dict):
-                problems = await self._send_row(mapped, number, digest, already, outbound)
+            if isinstance(mapped, tuple):
+                body, token = mapped
+                problems = await self._send_row(body, number, digest, already, outbound, token=token)
             else:
                 problems = mapped
             if problems:
@@ -283,14 +314,50 @@ class FolderAdapter:
         problems_only = tuple(p for p in lines if p.code != SENT)
         return FileOutcome(digest, sent, len(rejected), "processed", report, problems_only)
 
-    def _row(self, header: list[str], cells: list[str], number: int, digest: str) -> dict[str, Any] | list[RowProblem]:
+    def _header_problems(self, header: Sequence[str]) -> list[RowProblem]:
+        problems = self.mapping.header_problems(header)
+        column = self.subject_column
+        if column is not None and column not in header and about_a_child(self.mapping.contract):
+            problems.append(
+                RowProblem(1, column, MISSING_COLUMN, f"the subject token column '{column}' is missing from the header")
+            )
+        return problems
+
+    def _row(
+        self, header: list[str], cells: list[str], number: int, digest: str
+    ) -> tuple[dict[str, Any], str | None] | list[RowProblem]:
         if len(cells) > len(header):
             return [RowProblem(number, "", RAGGED_ROW, f"the row has {len(cells)} cells; the header has {len(header)}")]
         row = dict(zip(header, [*cells, *[""] * (len(header) - len(cells))], strict=True))
-        return self.mapping.map_row(row, number, row_key=f"{digest}:{number}")
+        token = self._token(row, number)
+        mapped = self.mapping.map_row(row, number, row_key=f"{digest}:{number}")
+        if isinstance(token, RowProblem):
+            return [token, *([] if isinstance(mapped, dict) else mapped)]
+        return (mapped, token) if isinstance(mapped, dict) else mapped
+
+    def _token(self, row: Mapping[str, str], number: int) -> str | RowProblem | None:
+        """The row's subject token for the header, or why the row cannot be sent without one."""
+        column = self.subject_column or self.mapping.column_of(BODY_FIELD) or ""
+        try:
+            token = token_or_none(row.get(column)) if column else None
+        except ValueError:
+            return RowProblem(number, column, BAD_SUBJECT_TOKEN, f"'{column}' is not an st1_ subject token")
+        if token is None and about_a_child(self.mapping.contract):
+            where = f"'{column}' is empty" if column else "no column gives the subject token"
+            return RowProblem(
+                number, column, NO_SUBJECT_TOKEN, f"{where}: a message about a child needs the young person's token"
+            )
+        return token
 
     async def _send_row(
-        self, body: dict[str, Any], number: int, digest: str, already: set[int], outbound: Outbound
+        self,
+        body: dict[str, Any],
+        number: int,
+        digest: str,
+        already: set[int],
+        outbound: Outbound,
+        *,
+        token: str | None,
     ) -> list[RowProblem]:
         if number in already:
             return []
@@ -301,6 +368,8 @@ class FolderAdapter:
             purpose=str(self.purpose),
             body=body,
             source=f"{self.name}:{digest[:16]}:{number}",
+            idempotency_key=f"folder:{self.name}:{digest}:{number}",
+            subject_token=token,
         )
         try:
             await outbound(request)
@@ -349,14 +418,20 @@ def _write_report(path: Path, problems: Iterable[RowProblem]) -> None:
     _write_atomically(path, _csv_bytes([list(REPORT_HEADER), *rows]))
 
 
-def _write_atomically(path: Path, data: bytes, mode: int = 0o640) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+def _write_atomically(path: Path, data: bytes, mode: int = 0o600) -> None:
+    # A fresh, randomly named temporary file (O_EXCL: never one planted there, nor a symlink), owner-only.
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".onedoor-", suffix=".tmp")
+    try:
+        os.fchmod(descriptor, mode)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def _move_to_done(path: Path, done: Path, digest: str) -> None:
@@ -399,6 +474,12 @@ def factory(name: str, options: Mapping[str, Any], context: AdapterContext) -> F
         list_separator=settings.list_separator,
         adapter=name,
     )
+    if about_a_child(mapping.contract) and settings.subject_token is None and mapping.column_of(BODY_FIELD) is None:
+        raise ValidationFailed(
+            NO_SUBJECT_TOKEN,
+            f"adapter {name}: {mapping.contract} is about a child: name the column holding the young person's st1_ "
+            "token (subject_token: <column>), so the hub can apply their recorded consent",
+        )
     root = settings.folder if settings.folder.is_absolute() else context.base_dir / settings.folder
     ledger = FolderLedger(context.data_dir / "adapters" / name / "folder-ledger.sqlite3")
     try:
@@ -414,6 +495,7 @@ def factory(name: str, options: Mapping[str, Any], context: AdapterContext) -> F
             delimiter=settings.delimiter,
             max_bytes=int(settings.max_file_mb * 1024 * 1024),
             received_contracts=received,
+            subject_column=settings.subject_token,
         )
     except OSError as exc:
         ledger.close()

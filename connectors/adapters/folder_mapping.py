@@ -120,6 +120,10 @@ class ColumnMapping:
         )
         self._by_path = {".".join(s.path): c for c, s in self.fields.items()}
 
+    def column_of(self, path: str) -> str | None:
+        """The column mapped to the field ``path``, if any."""
+        return self._by_path.get(path)
+
     def header_problems(self, header: Sequence[str]) -> list[RowProblem]:
         """Problems of the header row that reject the whole file: a required column missing, a column twice."""
         problems = [

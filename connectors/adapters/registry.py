@@ -35,7 +35,7 @@ from connectors.adapters.base import (
 from connectors.sdk.connector import Connector, ReceivedMessage
 from connectors.status.index import INVALID_RECORDS, StatusRecord, read_records
 from onedoor.errors import ValidationFailed
-from onedoor.ids import ContractName, Purpose
+from onedoor.ids import ContractName, Purpose, SubjectToken
 from onedoor.logging import get_logger
 
 log = get_logger(__name__)
@@ -324,15 +324,26 @@ _closing: set[asyncio.Task[None]] = set()
 
 
 def sender(connector: Connector) -> Outbound:
-    """An ``Outbound`` that sends each request with the running connector's ``send``."""
+    """An ``Outbound`` that sends each request with the running connector's ``send``.
+
+    A request's ``subject_token`` goes into the envelope header; its ``idempotency_key`` is passed
+    on when the connector has an outbox (which then adds nothing for a key it holds already).
+    """
 
     async def send(request: OutboundRequest) -> None:
+        keyed = (
+            {}
+            if request.idempotency_key is None or connector.outbox is None
+            else {"idempotency_key": request.idempotency_key}
+        )
         await connector.send(
             contract=ContractName(request.contract),
             version=request.version,
             recipients=list(request.recipients),
             purpose=Purpose(request.purpose),
             body=request.body,
+            subject_token=None if request.subject_token is None else SubjectToken(request.subject_token),
+            **keyed,
         )
 
     return send

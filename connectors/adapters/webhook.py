@@ -9,7 +9,8 @@ Options (``kind: webhook``)::
     allow_insecure_http: false                               # optional
 
 For every received message of a listed contract the adapter POSTs JSON (``payload``) signed as
-``connectors.adapters.signing`` describes, with ``OneDoor-Message-Id`` for deduplication. A 2xx
+``connectors.adapters.signing`` describes, with ``OneDoor-Message-Id`` (covered by the signature)
+for deduplication. A 2xx
 answer means delivered; 5xx, 408, 429, a timeout or a refused connection raise ``DeliveryRetry``
 (``adapter.webhook.unavailable``: the inbox tries the same message again later); any other
 answer raises ``DeliveryRefused`` (``adapter.webhook.refused``, with the status) and the
@@ -118,10 +119,11 @@ class WebhookAdapter:
         if str(header.contract) not in self.contracts:
             return False
         body = json.dumps(payload(message), separators=(",", ":"), ensure_ascii=False).encode()
+        message_id = str(header.message_id)
         headers = {
             "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(self._secret, body),
-            MESSAGE_ID_HEADER: str(header.message_id),
+            SIGNATURE_HEADER: sign(self._secret, body, message_id),
+            MESSAGE_ID_HEADER: message_id,
         }
         try:
             response = await self._client.post(self.url, content=body, headers=headers)

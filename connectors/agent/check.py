@@ -446,8 +446,8 @@ async def _check_acls(config: ConnectorConfig, credentials: ClientCredentials, r
     results.append(
         CheckResult.passed(
             "acls",
-            f"{credentials.username} may use its own outbound topic and inbox, and the broker refuses it "
-            f"another agency's inbox ({other})",
+            f"the broker refuses {credentials.username} another agency's inbox ({other}): it enforces ACLs "
+            "(probed: describing and reading that one topic; not every rule)",
         )
     )
 
@@ -461,28 +461,58 @@ def all_ok(results: list[CheckResult]) -> bool:
 
 KEY_EXPIRED: Final = "check.key_expired"
 PREVIOUS_KEYS: Final = "check.previous_keys"
+KEY_LIFETIME_UNREADABLE: Final = "check.key_lifetime_unreadable"
 KEY_WARN_DAYS: Final = 14
 """Warn when a current key's ``not_after`` at the hub is closer than this."""
+
+
+def _my_key_ends(document: Any, keys: AgencyKeyPair) -> list[tuple[str, str, datetime]]:
+    """(use, key id, not_after) of this connector's current keys in the hub's directory.
+
+    Raises:
+        ValueError: with what is wrong, when the directory is not what the hub serves.
+    """
+    agency = str(keys.agency)
+    items = document.get("agencies", []) if isinstance(document, dict) else None
+    if not isinstance(items, list):
+        raise ValueError("it has no list of agencies")  # noqa: TRY004 - becomes a failed check, in words
+    entry = next((item for item in items if isinstance(item, dict) and item.get("id") == agency), {})
+    groups = [entry.get("signing_keys") or [], entry.get("encryption_keys") or []]
+    if not all(isinstance(group, list) for group in groups):
+        raise ValueError(f"{agency}'s keys are not lists")
+    mine = {str(keys.signing_key_id): "signing", str(keys.encryption_key_id): "encryption"}
+    ends = []
+    for listed in [*groups[0], *groups[1]]:
+        if not isinstance(listed, dict):
+            raise ValueError(f"a key of {agency} is not an object")  # noqa: TRY004 - as above
+        use = mine.get(str(listed.get("key_id")))
+        if use is None or not listed.get("not_after"):
+            continue
+        try:
+            not_after = datetime.fromisoformat(str(listed["not_after"]))
+        except ValueError:
+            raise ValueError(f"the {use} key's not_after is not an ISO 8601 time") from None
+        # The hub writes UTC; a bare time is read as UTC rather than failing to compare.
+        ends.append((use, str(listed["key_id"]), not_after if not_after.tzinfo else not_after.replace(tzinfo=UTC)))
+    return ends
 
 
 def key_lifetime_result(
     document: Any, keys: AgencyKeyPair, *, now: datetime, warn_days: int = KEY_WARN_DAYS
 ) -> CheckResult:
     """The agency's current keys at the hub must not be past, or (a warning) near, their ``not_after``."""
-    agency = str(keys.agency)
-    items = document.get("agencies", []) if isinstance(document, dict) else []
-    entry = next((item for item in items if isinstance(item, dict) and item.get("id") == agency), {})
-    mine = {str(keys.signing_key_id): "signing", str(keys.encryption_key_id): "encryption"}
+    try:
+        ends = _my_key_ends(document, keys)
+    except ValueError as exc:
+        return _unreadable(str(exc))
+    moment = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
     expired, soon = [], []
-    for listed in [*entry.get("signing_keys", []), *entry.get("encryption_keys", [])]:
-        use = mine.get(str(listed.get("key_id")))
-        if use is None or not listed.get("not_after"):
-            continue
-        left = datetime.fromisoformat(str(listed["not_after"])) - now
+    for use, key_id, not_after in ends:
+        left = not_after - moment
         if left.total_seconds() <= 0:
-            expired.append(f"the {use} key {listed['key_id']} expired at the hub")
+            expired.append(f"the {use} key {key_id} expired at the hub")
         elif left.days < warn_days:
-            soon.append(f"the {use} key {listed['key_id']} expires in {left.days} days")
+            soon.append(f"the {use} key {key_id} expires in {left.days} days")
     if expired:
         return CheckResult.failed(
             "key_lifetime", KEY_EXPIRED, "; ".join(expired) + ": run `onedoor connector rotate-keys` at once"
@@ -492,6 +522,14 @@ def key_lifetime_result(
             "key_lifetime", "WARNING: " + "; ".join(soon) + ": run `onedoor connector rotate-keys` before then"
         )
     return CheckResult.passed("key_lifetime", "the current keys have no end of validity within the next weeks")
+
+
+def _unreadable(why: str) -> CheckResult:
+    return CheckResult.failed(
+        "key_lifetime",
+        KEY_LIFETIME_UNREADABLE,
+        f"could not read the key lifetimes in the hub's directory: {why}; check the hub URL and the hub's version",
+    )
 
 
 def previous_keys_result(config: ConnectorConfig, *, now: datetime | None = None) -> CheckResult:

@@ -1,7 +1,9 @@
 """``onedoor connector enrol``: fetch the agency's broker identity from the hub and keep its password 0600.
 
 After the hub operator has registered the agency, its connector calls ``POST /broker/credentials``
-as the agency (an assertion signed with its own key). The hub creates or rotates the SCRAM user
+as the agency (an assertion signed with its current signing key), naming the encryption key it
+holds: the hub refuses (409 ``broker.encryption_key_mismatch``) before it touches the broker if
+that is not the agency's current encryption key. Otherwise it creates or rotates the SCRAM user
 ``agency-<id>`` and its ACLs and answers with the password sealed to the agency's encryption
 key. This opens it with the local key, writes it to ``<data dir>/broker.password`` (mode 0600,
 atomically) and sets ``ONEDOOR_CONNECTOR_KAFKA__USERNAME`` and ``..._PASSWORD_FILE`` in the
@@ -132,7 +134,8 @@ async def enrol(
     config = load_config_file(config_path)
     keys, _ = load_keys(config)
     async with HubClient(config.hub_url, keys, transport=hub_transport) as hub:
-        answer = await hub.call("POST", "/broker/credentials")
+        # Naming the key lets the hub refuse (broker.encryption_key_mismatch) before it rotates the password.
+        answer = await hub.call("POST", "/broker/credentials", json={"encryption_key_id": str(keys.encryption_key_id)})
     credentials = open_answer(config, answer, keys.encryption, str(keys.encryption_key_id))
     path = password_path(config)
     write_password_file(path, credentials.password)

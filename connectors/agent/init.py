@@ -10,7 +10,9 @@
 
 The federation's matching key is not made here (every connector shares one): the config points
 at ``matching.key`` in the same directory, to be copied in from the hub operator. Nothing is
-overwritten: existing keys refuse the whole command before anything is written.
+overwritten: the directory must be new or empty (existing keys refuse with ``connector.keys_exist``,
+anything else with ``connector.directory_not_empty``), and everything is built in a temporary
+directory beside it, then renamed into place, so an interrupted init leaves nothing to clean up.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +47,7 @@ CONFIG_FILE: Final = "connector.env"
 REQUEST_FILE: Final = "registration-request.json"
 TOKEN_FILE: Final = "api-token"  # noqa: S105 - a file name
 MATCHING_KEY_FILE: Final = "matching.key"
+DIRECTORY_NOT_EMPTY: Final = "connector.directory_not_empty"
 UNENCRYPTED_KEYS_WARNING: Final = (
     "WARNING: --no-passphrase: the agency's private keys are stored UNENCRYPTED. Anyone who can read "
     "this directory can sign and read messages as the agency. Use this only for a throw-away demo."
@@ -93,31 +98,74 @@ def initialise(
 ) -> Initialised:
     """Make the agency's keys, API token, config and signed registration request in ``directory``.
 
+    ``directory`` must not exist or be empty: everything is built in a private temporary directory
+    beside it and renamed into place at the end, so a failure half-way leaves nothing behind and a
+    rerun works; an existing directory's mode is never changed (``init ~`` is refused).
+
     Raises:
-        ValidationFailed: ``connector.keys_exist`` when any of the files exists (nothing is written).
+        ValidationFailed: ``connector.keys_exist`` when any of the files exists,
+            ``connector.directory_not_empty`` when the directory holds anything else (nothing is written).
     """
     directory = directory.resolve()
-    keys_dir = directory / "keys"
-    outputs = [keys_dir / "signing.pem", keys_dir / "encryption.pem", directory / TOKEN_FILE]
+    outputs = [directory / "keys" / "signing.pem", directory / "keys" / "encryption.pem", directory / TOKEN_FILE]
     outputs += [directory / CONFIG_FILE, directory / REQUEST_FILE]
     existing = [str(path) for path in outputs if path.exists()]
     if existing:
         raise ValidationFailed(KEYS_EXIST, "refusing to overwrite: " + ", ".join(existing))
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(directory, 0o700)
-    keys_dir.mkdir(exist_ok=True, mode=0o700)
-    (directory / "data").mkdir(exist_ok=True, mode=0o700)
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise ValidationFailed(
+            DIRECTORY_NOT_EMPTY,
+            f"{directory} exists and is not an empty directory: give a new (or empty) directory for the connector",
+        )
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=f".{directory.name}.init-", dir=directory.parent))  # mode 0700
+    try:
+        made = _build(
+            building,
+            directory,
+            agency=agency,
+            kind=kind,
+            display_name=display_name,
+            passphrase=passphrase,
+            hub_url=hub_url,
+            bootstrap=bootstrap,
+            topic_prefix=topic_prefix,
+        )
+        # rename(2) replaces an empty directory; a non-empty one (made meanwhile) makes it fail: nothing lost.
+        os.rename(building, directory)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    return made
+
+
+def _build(
+    building: Path,
+    directory: Path,
+    *,
+    agency: AgencyId,
+    kind: AgencyKind,
+    display_name: str,
+    passphrase: bytes | None,
+    hub_url: str,
+    bootstrap: str | None,
+    topic_prefix: str,
+) -> Initialised:
+    """Write everything into ``building``; the paths inside name ``directory``, where it will be renamed to."""
+    os.chmod(building, 0o700)
+    keys_dir = building / "keys"
+    keys_dir.mkdir(mode=0o700)
+    (building / "data").mkdir(mode=0o700)
     keys = AgencyKeyPair.generate(agency)
     save_new_pair(keys, keys_dir, passphrase)
-    create_private_file(directory / TOKEN_FILE, secrets.token_urlsafe(32).encode() + b"\n")
+    create_private_file(building / TOKEN_FILE, secrets.token_urlsafe(32).encode() + b"\n")
     config_text = _config_text(directory, agency, hub_url=hub_url, bootstrap=bootstrap, prefix=topic_prefix)
-    create_private_file(directory / CONFIG_FILE, config_text.encode())
+    create_private_file(building / CONFIG_FILE, config_text.encode())
     request = make_request(keys, kind=kind.value, display_name=display_name)
-    request_path = directory / REQUEST_FILE
-    fd = os.open(request_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    fd = os.open(building / REQUEST_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(json.dumps(request, indent=2) + "\n")
-    return Initialised(directory, keys, directory / CONFIG_FILE, request_path, directory / TOKEN_FILE)
+    return Initialised(directory, keys, directory / CONFIG_FILE, directory / REQUEST_FILE, directory / TOKEN_FILE)
 
 
 def passphrase_from_env_or_tty(*, no_passphrase: bool, what: str = "the new keys") -> bytes | None:
@@ -180,6 +228,8 @@ def init_command(
     typer.echo(f"  signing key     {made.keys.signing_key_id}")
     typer.echo(f"  encryption key  {made.keys.encryption_key_id}")
     typer.echo(f"  config          {made.config}")
-    typer.echo(f"next: send {made.request} to the hub operator (`onedoor agency approve {REQUEST_FILE}`),")
+    typer.echo(f"next: send {made.request} to the hub operator and read them the signing key id above by phone")
+    approve = f"onedoor agency approve {REQUEST_FILE} --expect-signing-key {made.keys.signing_key_id}"
+    typer.echo(f"      (they run `{approve}`),")
     typer.echo(f"      copy the federation's matching key to {made.directory / MATCHING_KEY_FILE},")
     typer.echo(f"      then `onedoor connector check --connector {made.config}` and `... serve --connector ...`.")

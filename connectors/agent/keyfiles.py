@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
@@ -149,8 +150,15 @@ def keep_previous(keys_dir: Path, key: X25519PrivateKey, not_after: datetime, pa
     if not path.exists():
         write_new(path, key, passphrase)
     meta = folder / f"{key_id}.json"
-    meta.unlink(missing_ok=True)
-    create_private_file(meta, json.dumps({"not_after": not_after.astimezone(UTC).isoformat()}).encode())
+    # A temporary file then an atomic rename: the key's not_after is never missing (a reader in
+    # between would skip the key and fail to open what was sealed to it).
+    temporary = folder / f".{key_id}.json.{secrets.token_hex(4)}.tmp"
+    create_private_file(temporary, json.dumps({"not_after": not_after.astimezone(UTC).isoformat()}).encode())
+    try:
+        os.replace(temporary, meta)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
     return path
 
 

@@ -16,7 +16,15 @@ is). With an ``Idempotency-Key`` header a retried POST does not send twice: the 
 replayed; the same key with another request is ``409 outbound.idempotency_key_reused``; while
 the first is still sending, ``409 outbound.in_progress``; if the connector stopped part-way through
 that first send, ``409 outbound.outcome_unknown`` (look at the recipient's side before sending
-again under a new key). Keys are kept for seven days, hashed, with the message ids only.
+again under a new key). A send that failed before anything was published (sealing: a recipient
+refused, a body that does not fit) may be retried under the same key; one that failed once
+publishing began (without the outbox, some envelopes of a split send may be out) answers a retry
+with ``409 outbound.outcome_unknown``. Keys are kept for seven days, hashed, with the message ids only.
+
+With the connector's outbox the key also goes to the outbox (``outbound:<sha256 of the key>``):
+a retry after the connector stopped part-way through the first send sends it again under the
+same key, the outbox adds nothing, and the envelopes first kept are answered (no
+``outcome_unknown``, no second message).
 """
 
 from __future__ import annotations
@@ -38,7 +46,7 @@ from connectors.sdk.codec import ContractCodecs
 from connectors.sdk.directory import PublicDirectory
 from connectors.triage.referral import REFERRAL, parse_referral
 from onedoor.envelope.reasons import EnvelopeRejected
-from onedoor.errors import Conflict, OneDoorError, ValidationFailed
+from onedoor.errors import Conflict, Forbidden, NotFound, OneDoorError, ValidationFailed
 from onedoor.ids import AgencyId, ContractName, Purpose, SubjectToken
 from onedoor.logging import get_logger
 
@@ -107,8 +115,11 @@ class RequestLedger:
         self._owner = uuid.uuid4().hex
         """This process: a pending key of another owner was being sent when a connector stopped."""
 
-    def begin(self, key: str, fingerprint: str) -> dict[str, Any] | None:
+    def begin(self, key: str, fingerprint: str, *, resumable: bool = False) -> dict[str, Any] | None:
         """Claim ``key`` for a request; the stored answer if it was sent before, else ``None``.
+
+        ``resumable``: the send is idempotent (the connector's outbox holds the key), so a claim left
+        pending by a connector that stopped is taken over rather than ``outbound.outcome_unknown``.
 
         Raises:
             Conflict: ``outbound.idempotency_key_reused``, ``outbound.in_progress``, ``outbound.outcome_unknown``.
@@ -129,8 +140,17 @@ class RequestLedger:
         if state == "done":
             answer: dict[str, Any] = json.loads(response)
             return answer
+        if state == "unknown":
+            raise Conflict(
+                OUTCOME_UNKNOWN,
+                "the request with this Idempotency-Key failed part-way through sending; some of it may have been "
+                "sent: check with the recipient before sending again under a new key",
+            )
         if owner == self._owner:
             raise Conflict(IN_PROGRESS, "a request with this Idempotency-Key is still being sent")
+        if resumable:
+            self._db.execute("UPDATE requests SET owner = ? WHERE key = ?", (self._owner, hashed))
+            return None
         raise Conflict(
             OUTCOME_UNKNOWN,
             "the connector stopped while sending the request with this Idempotency-Key; it may have been "
@@ -144,6 +164,12 @@ class RequestLedger:
             (json.dumps(response), _digest(key.encode())),
         )
 
+    def unknown(self, key: str) -> None:
+        """Record that the send under ``key`` failed part-way: a retry is ``outbound.outcome_unknown``."""
+        self._db.execute(
+            "UPDATE requests SET state = 'unknown' WHERE key = ? AND state = 'pending'", (_digest(key.encode()),)
+        )
+
     def release(self, key: str) -> None:
         """Forget a claim whose send failed before anything was sent: the caller may retry it."""
         self._db.execute("DELETE FROM requests WHERE key = ? AND state = 'pending'", (_digest(key.encode()),))
@@ -155,6 +181,11 @@ class RequestLedger:
 
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def outbox_key(idempotency_key: str) -> str:
+    """The outbox's key for a POST /outbound ``Idempotency-Key``: scoped to this API, hashed."""
+    return f"outbound:{_digest(idempotency_key.encode())}"
 
 
 def checked(request: OutboundIn, directory: PublicDirectory, codecs: ContractCodecs) -> dict[str, Any]:
@@ -219,6 +250,48 @@ def _recipients(given: Sequence[str], directory: PublicDirectory) -> tuple[Agenc
     return tuple(dict.fromkeys(found))
 
 
+async def _send(
+    sender: Sender, arguments: dict[str, Any], ledger: RequestLedger | None, key: str | None, *, durable: bool
+) -> list[Any]:
+    """Send, keeping the claim on ``key`` honest when it fails.
+
+    With the outbox a failed send is retried under the same key (the outbox's put is all or nothing,
+    and idempotent): the claim is released. Without it, a failure before anything was published
+    (sealing: an unknown recipient, no agreement, a bad body) releases the claim; a failure once
+    publishing began (some envelopes of a split send may be on the broker) records
+    ``outbound.outcome_unknown`` for the key.
+    """
+    if ledger is None or key is None:
+        return await sender.send(**arguments)
+    seal = getattr(sender, "seal", None)
+    publish_all = getattr(sender, "publish_all", None)
+    if durable or seal is None or publish_all is None:
+        try:
+            return await sender.send(**arguments)
+        except BaseException as exc:
+            if durable or isinstance(exc, _BEFORE_PUBLISHING):
+                ledger.release(key)
+            else:
+                ledger.unknown(key)
+            raise
+    try:
+        sealed = seal(**arguments)
+    except BaseException:
+        ledger.release(key)
+        raise
+    try:
+        await publish_all(sealed)
+    except BaseException:
+        ledger.unknown(key)
+        log.warning("outbound.outcome_unknown", contract=str(arguments["contract"]), envelopes=len(sealed))
+        raise
+    return [item.header for item in sealed]
+
+
+_BEFORE_PUBLISHING: Final = (ValidationFailed, Forbidden, NotFound, EnvelopeRejected)
+"""What ``Connector.send`` raises while sealing, before anything is published."""
+
+
 def _sender(request: Request) -> Sender:
     sender: Sender = request.app.state.backend.connector
     return sender
@@ -257,17 +330,16 @@ async def send_outbound(
     sender = _sender(request)
     arguments = checked(message, sender.directory, _codecs(request))
     ledger = _ledger(request) if idempotency_key else None
+    durable = getattr(sender, "outbox", None) is not None
     if ledger is not None and idempotency_key is not None:
         fingerprint = _digest(json.dumps(message.model_dump(mode="json"), sort_keys=True).encode())
-        previous = ledger.begin(idempotency_key, fingerprint)
+        previous = ledger.begin(idempotency_key, fingerprint, resumable=durable)
         if previous is not None:
             return OutboundSent.model_validate({**previous, "replayed": True})
-    try:
-        headers = await sender.send(**arguments)
-    except BaseException:
-        if ledger is not None and idempotency_key is not None:
-            ledger.release(idempotency_key)
-        raise
+        if durable:
+            arguments["idempotency_key"] = outbox_key(idempotency_key)
+    claimed = idempotency_key if ledger is not None else None
+    headers = await _send(sender, arguments, ledger, claimed, durable=durable)
     answer = OutboundSent(
         envelopes=[
             EnvelopeOut(message_id=str(h.message_id), recipients=[str(r) for r in h.recipients]) for h in headers

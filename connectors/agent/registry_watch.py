@@ -7,7 +7,11 @@ on a ``registry`` event, calls ``refresh``: ``directory_refresher`` fetches ``GE
 and swaps it into the running ``Connector`` (``use_directory``), so an envelope signed with a
 key revoked a moment ago no longer verifies here; and, when the key files changed on disk (a
 ``rotate-keys`` just swapped them), reloads the agency's own keys (``use_keys``). A periodic
-refresh every ``every_s`` seconds backs up a lost announcement or an unreachable broker.
+refresh every ``every_s`` seconds backs up a lost announcement or an unreachable broker. If
+reading the topic fails, the failure is logged (its type and code, nothing else), the watch
+refreshes once (to catch what it missed) and listens again after a growing pause (0.5 s up to
+30 s), so a dead listener does not silently leave only the periodic refresh; ``stop`` always
+stops the consumer.
 
 The topic carries ids only (agreement ids, agency ids, opaque subject tokens), never a name;
 this module acts on ``registry`` events and ignores the rest.
@@ -42,6 +46,8 @@ from onedoor.topics import TopicNames
 log = get_logger(__name__)
 
 START_TIMEOUT_S: Final = 10.0
+RESTART_MIN_S: Final = 0.5
+RESTART_MAX_S: Final = 30.0
 
 Refresh = Callable[[], Awaitable[bool]]
 KeysLoader = Callable[[], tuple[AgencyKeyPair, Mapping[KeyId, X25519PrivateKey]]]
@@ -57,6 +63,8 @@ class WatchStats:
     """Successful refreshes (event or periodic)."""
     key_reloads: int = 0
     """Times the agency's own keys were reloaded from disk."""
+    listener_restarts: int = 0
+    """Times reading the topic failed and the listener was started again."""
 
 
 def _files_state(folder: Path) -> tuple[tuple[str, int, int], ...]:
@@ -148,7 +156,7 @@ class RegistryWatch:
                 await consumer.stop()
             else:
                 self._consumer = consumer
-                self._tasks.append(asyncio.create_task(self._listen(), name="connector-registry-watch"))
+                self._tasks.append(asyncio.create_task(self._supervise(), name="connector-registry-watch"))
         self._tasks.append(asyncio.create_task(self._periodic(), name="connector-registry-refresh"))
 
     async def _assign_end(self, consumer: AIOKafkaConsumer) -> None:
@@ -167,16 +175,22 @@ class RegistryWatch:
         return self._consumer is not None
 
     async def stop(self) -> None:
-        """Stop listening and refreshing."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
-        if self._consumer is not None:
-            await self._consumer.stop()
-            self._consumer = None
+        """Stop listening and refreshing; the consumer is stopped whatever the tasks ended with."""
+        try:
+            for task in self._tasks:
+                task.cancel()
+            for task in self._tasks:
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+                except Exception as exc:  # noqa: BLE001 - stopping must go on; say what it was
+                    log.warning("connector.registry_watch_failed", error=type(exc).__name__, when="stop")
+            self._tasks.clear()
+        finally:
+            if self._consumer is not None:
+                consumer, self._consumer = self._consumer, None
+                await consumer.stop()
 
     async def refresh_now(self, why: str) -> bool:
         """Refresh once (never two at a time); ``False`` (logged) if the hub could not be read."""
@@ -191,6 +205,23 @@ class RegistryWatch:
                 return False
             self.stats.refreshes += 1
             return True
+
+    async def _supervise(self) -> None:
+        """Listen; when reading fails, log it, refresh once, and listen again after a growing pause."""
+        failures = 0
+        while True:
+            try:
+                await self._listen()
+            except Exception as exc:  # noqa: BLE001 - logged with its type and code, then restarted
+                failures += 1
+                self.stats.listener_restarts += 1
+                pause = min(RESTART_MAX_S, RESTART_MIN_S * 2 ** (failures - 1))
+                code = exc.code if isinstance(exc, OneDoorError) else None
+                log.warning("connector.registry_watch_failed", error=type(exc).__name__, code=code, restart_in_s=pause)
+            else:
+                return  # the consumer ended (stopped): nothing more to read
+            await asyncio.sleep(pause)
+            await self.refresh_now("listener restarted")
 
     async def _listen(self) -> None:
         assert self._consumer is not None  # noqa: S101 - started before the task

@@ -15,7 +15,9 @@ A running connector picks the new keys up when the hub announces the registry ch
 (``connectors.agent.registry_watch``): it decrypts with the pending, current and previous
 encryption keys, so nothing sealed to either key during the switch is lost.
 
-``--revoke-old`` (a compromised key) revokes the replaced keys at once, with no overlap.
+``--revoke-old`` (a compromised key) revokes the replaced keys at once, with no overlap. If a
+revocation fails after the files were swapped, the command names the old key ids and prints the
+exact ``onedoor connector revoke-key`` commands to run, and exits 1 (``connector.revoke_incomplete``).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from onedoor.errors import Conflict, OneDoorError, ValidationFailed
 from onedoor.ids import KeyId
 
 ROTATION_UNCONFIRMED = "connector.rotation_unconfirmed"
+REVOKE_INCOMPLETE = "connector.revoke_incomplete"
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,11 +147,37 @@ async def rotate_keys(
         keys = load_pair(config.agency_id, keys_dir, passphrase)
         done.append(Rotated(use, old_id, key_id_of(new), not_after))
     if revoke_old:
+        unrevoked: list[tuple[KeyId, str]] = []
         async with HubClient(config.hub_url, keys, transport=hub_transport) as hub:
             for rotated in done:
-                await hub.call("POST", f"/agencies/me/keys/{rotated.old}/revoke")
-        done = [Rotated(r.use, r.old, r.new, None) for r in done]
+                try:
+                    await hub.call("POST", f"/agencies/me/keys/{rotated.old}/revoke")
+                except OneDoorError as exc:
+                    unrevoked.append((rotated.old, exc.code))
+        failed = {key_id for key_id, _ in unrevoked}
+        done = [r if r.old in failed else Rotated(r.use, r.old, r.new, None) for r in done]
+        if unrevoked:
+            raise RevocationIncomplete(done, unrevoked)
     return done
+
+
+class RevocationIncomplete(OneDoorError):
+    """``--revoke-old``: the keys were swapped, but the hub did not revoke every old key."""
+
+    def __init__(self, rotated: list[Rotated], unrevoked: list[tuple[KeyId, str]]) -> None:
+        listed = ", ".join(f"{key_id} ({code})" for key_id, code in unrevoked)
+        super().__init__(
+            REVOKE_INCOMPLETE,
+            f"the new keys are in place, but the hub did not revoke the old key(s) {listed}: "
+            "they are still accepted until revoked; revoke them now",
+        )
+        self.rotated = rotated
+        self.unrevoked = unrevoked
+
+
+def revoke_commands(unrevoked: list[tuple[KeyId, str]], connector: Path) -> list[str]:
+    """The exact commands that revoke what ``--revoke-old`` could not."""
+    return [f"onedoor connector revoke-key {key_id} --connector {connector}" for key_id, _ in unrevoked]
 
 
 async def revoke_key(
@@ -187,10 +216,25 @@ def rotate_keys_command(
     try:
         config = load_config_file(connector)
         done = asyncio.run(rotate_keys(config, uses=uses, allow_unencrypted=no_passphrase, revoke_old=revoke_old))
+    except RevocationIncomplete as exc:
+        _say_rotated(exc.rotated, failed={key_id for key_id, _ in exc.unrevoked})
+        typer.echo(f"error: {exc.message} ({exc.code}):", err=True)
+        for command in revoke_commands(exc.unrevoked, connector):
+            typer.echo(f"  {command}", err=True)
+        raise typer.Exit(1) from None
     except OneDoorError as exc:
         raise _fail(exc) from None
+    _say_rotated(done, failed=set())
+
+
+def _say_rotated(done: list[Rotated], *, failed: set[KeyId]) -> None:
     for r in done:
-        until = "revoked now" if r.old_not_after is None else f"accepted until {r.old_not_after:%Y-%m-%d %H:%M} UTC"
+        if r.old in failed:
+            until = "NOT revoked"
+        elif r.old_not_after is None:
+            until = "revoked now"
+        else:
+            until = f"accepted until {r.old_not_after:%Y-%m-%d %H:%M} UTC"
         typer.echo(f"{r.use.value}: {r.old} -> {r.new} (old key {until})")
 
 

@@ -276,6 +276,7 @@ async def running_connector(
                 agencies=agencies,
                 may_send=policy_permits(policy, config.agency_id),
                 progress=progress or HubProgress(hub),
+                outbox=durability.outbox,  # a decision and its onward message commit together
             )
             responder = StatusResponder(connector, index, disclosures=disclosures, on_checked=notices.notify)
             handover = HandoverDesk(connector, hub, DirectoryCaseFiles(handover_directory(config.data_directory)))

@@ -7,13 +7,14 @@ from connectors.outbox.backoff import HANDLER_FAILED, Backoff
 from connectors.outbox.inbox import DurableInbox
 from connectors.outbox.relay import Relay
 from connectors.outbox.service import Durability, Outbox
-from connectors.outbox.store import OutboxStore, enqueue, record_received
+from connectors.outbox.store import Enqueued, OutboxStore, enqueue, record_received
 
 __all__ = [
     "HANDLER_FAILED",
     "Backoff",
     "Durability",
     "DurableInbox",
+    "Enqueued",
     "Outbox",
     "OutboxStore",
     "Relay",

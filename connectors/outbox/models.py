@@ -16,6 +16,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from onedoor.db import NAMING_CONVENTION
 
 PARKED: Final = "parked"
+IDEMPOTENCY_INDEX: Final = "ux_outbox_messages_idempotency_key"
 RETRY: Final = "retry"
 """A parked message an operator put back (``onedoor connector parked --retry``): the inbox delivers it again."""
 
@@ -30,7 +31,10 @@ class OutboxRow(Base):
     """One sealed envelope waiting for (or past) the agency's outbound topic."""
 
     __tablename__ = "outbox_messages"
-    __table_args__ = (Index("ix_outbox_pending", "delivered_at_ms", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_pending", "delivered_at_ms", "id"),
+        Index(IDEMPOTENCY_INDEX, "idempotency_key", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     """Publication order."""
@@ -48,6 +52,10 @@ class OutboxRow(Base):
     enqueued_at_ms: Mapped[int] = mapped_column(BigInteger)
     delivered_at_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     """When the broker acknowledged it; ``None`` while pending."""
+    idempotency_key: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    """``<sha256 of the caller's key>.<envelope index>`` for a keyed send (``enqueue(..., idempotency_key=)``):
+    a second send under the same key adds nothing. Unique (a unique index, so an older database gains it
+    by ``OutboxStore.create``); null for unkeyed sends."""
 
 
 class ReceivedRow(Base):

@@ -15,14 +15,15 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
 from connectors.agent.config import ConnectorConfig
 from connectors.outbox.inbox import DurableInbox, Handler
 from connectors.outbox.relay import Relay
-from connectors.outbox.store import Counts, OutboxStore, enqueue
+from connectors.outbox.store import Counts, Enqueued, OutboxStore, enqueue
 from connectors.sdk.connector import Connector, Sealed
+from onedoor.envelope.header import Header
 from onedoor.logging import get_logger
 from onedoor.topics import TopicNames
 
@@ -41,15 +42,32 @@ class Outbox:
         self.store = store
         self.relay = relay
 
-    async def put(self, sealed: Sequence[Sealed]) -> None:
-        """Enqueue and commit, then wake the relay."""
-        await asyncio.to_thread(self.store.put, sealed)
-        self.relay.wake()
+    async def put(self, sealed: Sequence[Sealed], idempotency_key: str | None = None) -> list[Header]:
+        """Enqueue and commit, then wake the relay; the headers kept (see ``store.enqueue`` for the key)."""
+        done = await asyncio.to_thread(self.store.put, sealed, idempotency_key=idempotency_key)
+        if done.new:
+            self.relay.wake()
+        return done.headers
 
-    def enqueue(self, session: Session, sealed: Sequence[Sealed]) -> None:
+    def enqueue(self, session: Session, sealed: Sequence[Sealed], idempotency_key: str | None = None) -> Enqueued:
         """Enqueue inside the caller's transaction; the relay is woken when it commits."""
-        enqueue(session, sealed)
-        event.listen(session, "after_commit", lambda _session: self.relay.wake(), once=True)
+        done = enqueue(session, sealed, idempotency_key=idempotency_key)
+        if done.new:
+            event.listen(session, "after_commit", lambda _session: self.relay.wake(), once=True)
+        return done
+
+    def same_database(self, engine: Engine) -> bool:
+        """Whether ``engine`` is this outbox's database (so one transaction can hold both)."""
+        return same_database(self.store.engine, engine)
+
+
+def same_database(one: Engine, other: Engine) -> bool:
+    """Whether two engines reach the same database (the same URL; an in-memory SQLite never is another's)."""
+    if one is other:
+        return True
+    if one.url.get_backend_name() == "sqlite" and one.url.database in (None, "", ":memory:"):
+        return False
+    return one.url.render_as_string(hide_password=False) == other.url.render_as_string(hide_password=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,12 +2,15 @@
 
 ``enqueue(session, sealed)`` and ``record_received(session, header)`` join a caller's own
 transaction (the agency-side change commits with them, or neither does); ``OutboxStore`` has
-one short transaction per call for everything else. Synchronous SQLAlchemy, as the workbench
-store: async callers use ``asyncio.to_thread``.
+one short transaction per call for everything else. ``enqueue(..., idempotency_key=k)`` adds
+nothing when envelopes were already enqueued under ``k`` and answers with their headers, so a
+caller that crashed between enqueueing and recording it in its own ledger can simply send again.
+Synchronous SQLAlchemy, as the workbench store: async callers use ``asyncio.to_thread``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -15,16 +18,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, inspect, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
-from connectors.outbox.models import PARKED, RETRY, Base, OutboxRow, ParkedRow, ReceivedRow
+from connectors.outbox.models import IDEMPOTENCY_INDEX, PARKED, RETRY, Base, OutboxRow, ParkedRow, ReceivedRow
 from connectors.sdk.connector import Sealed
 from onedoor.db import make_engine, make_session_factory, transaction
 from onedoor.envelope.cloudevents import ce_headers
 from onedoor.envelope.header import Header
+from onedoor.envelope.opening import parse_header
 from onedoor.errors import NotFound
+from onedoor.logging import get_logger
+
+log = get_logger(__name__)
 
 PARKED_NOT_FOUND = "connector.parked_not_found"
 RECEIVED_KEPT_MS = 3_600_000
@@ -51,11 +59,87 @@ def _row(item: Sealed, at_ms: int) -> dict[str, Any]:
     }
 
 
-def enqueue(session: Session, sealed: Sequence[Sealed]) -> None:
-    """Add sealed envelopes to the outbox inside the caller's transaction (nothing is committed here)."""
+@dataclass(frozen=True, slots=True)
+class Enqueued:
+    """What ``enqueue`` did."""
+
+    headers: list[Header]
+    """The envelopes' headers: the ones just enqueued, or those enqueued before under the same key."""
+    new: bool
+    """``False``: the idempotency key was used already, nothing was added."""
+
+
+_KEY_CHUNK = 50
+
+
+def _key_prefix(idempotency_key: str) -> str:
+    # Hashed: a caller's key may be anything (kept short, never shown); ``.<n>`` per envelope of the send.
+    return hashlib.sha256(idempotency_key.encode()).hexdigest() + "."
+
+
+def already_enqueued(session: Session, idempotency_key: str) -> list[Header] | None:
+    """The headers of the envelopes enqueued under ``idempotency_key``, in order; ``None`` if none.
+
+    Delivered rows are pruned after ``relay.KEEP_DELIVERED_MS``: a key is remembered that long
+    after its envelopes reached the broker.
+    """
+    prefix = _key_prefix(idempotency_key)
+    values: list[bytes] = []
+    # Exact keys, ``.0`` upwards, in chunks (no range query: text order depends on the collation).
+    while True:
+        chunk = [f"{prefix}{n}" for n in range(len(values), len(values) + _KEY_CHUNK)]
+        query = select(OutboxRow.value).where(OutboxRow.idempotency_key.in_(chunk)).order_by(OutboxRow.id)
+        found = list(session.scalars(query))
+        values += found
+        if len(found) < _KEY_CHUNK:
+            break
+    return [parse_header(value)[1] for value in values] or None
+
+
+def enqueue(session: Session, sealed: Sequence[Sealed], *, idempotency_key: str | None = None) -> Enqueued:
+    """Add sealed envelopes to the outbox inside the caller's transaction (nothing is committed here).
+
+    With ``idempotency_key``: if envelopes were enqueued under it before, nothing is added and
+    their headers are returned (``new=False``). Two transactions adding the same key at once:
+    the second fails with ``IntegrityError`` (the unique index) and rolls back.
+    """
+    if idempotency_key is not None:
+        found = already_enqueued(session, idempotency_key)
+        if found is not None:
+            return Enqueued(found, new=False)
     if sealed:
         at = now_ms()
-        session.execute(insert(OutboxRow), [_row(item, at) for item in sealed])
+        prefix = None if idempotency_key is None else _key_prefix(idempotency_key)
+        rows = [
+            _row(item, at) | {"idempotency_key": None if prefix is None else f"{prefix}{i}"}
+            for i, item in enumerate(sealed)
+        ]
+        session.execute(insert(OutboxRow), rows)
+    return Enqueued([item.header for item in sealed], new=True)
+
+
+def upgrade(engine: Engine) -> bool:
+    """Bring durability tables made by an older connector up to date; ``True`` if anything changed.
+
+    ``create_all`` makes missing tables but never alters one: an ``outbox_messages`` table from
+    before idempotency keys gains its nullable column and unique index here (existing rows keep null).
+    """
+    columns = {column["name"] for column in inspect(engine).get_columns(OutboxRow.__tablename__)}
+    if "idempotency_key" in columns:
+        return False
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE outbox_messages ADD COLUMN idempotency_key VARCHAR(80)"))
+            conn.execute(
+                text(f"CREATE UNIQUE INDEX IF NOT EXISTS {IDEMPOTENCY_INDEX} ON outbox_messages (idempotency_key)")
+            )
+    except (OperationalError, ProgrammingError):
+        # Another process of the same connector upgraded it a moment ago.
+        columns = {column["name"] for column in inspect(engine).get_columns(OutboxRow.__tablename__)}
+        if "idempotency_key" not in columns:
+            raise
+        return False
+    return True
 
 
 def _insert_ignore(session: Session, values: dict[str, Any]) -> None:
@@ -132,8 +216,10 @@ class OutboxStore:
         self.sessions = make_session_factory(engine)
 
     def create(self) -> OutboxStore:
-        """Create missing tables; returns ``self``."""
+        """Create missing tables and bring older ones up to date (``upgrade``); returns ``self``."""
         Base.metadata.create_all(self.engine)
+        if upgrade(self.engine):
+            log.info("outbox.upgraded", change="idempotency_key")
         return self
 
     def close(self) -> None:
@@ -148,10 +234,19 @@ class OutboxStore:
 
     # Outbox
 
-    def put(self, sealed: Sequence[Sealed]) -> None:
-        """Enqueue and commit (a send with no agency-side change of its own)."""
-        with self.transaction() as session:
-            enqueue(session, sealed)
+    def put(self, sealed: Sequence[Sealed], *, idempotency_key: str | None = None) -> Enqueued:
+        """Enqueue and commit (a send with no agency-side change of its own); see ``enqueue``."""
+        try:
+            with self.transaction() as session:
+                return enqueue(session, sealed, idempotency_key=idempotency_key)
+        except IntegrityError:
+            if idempotency_key is None:
+                raise
+            with self.transaction() as session:  # the same key, enqueued by someone else a moment ago
+                found = already_enqueued(session, idempotency_key)
+            if found is None:
+                raise
+            return Enqueued(found, new=False)
 
     def pending(self, limit: int) -> list[Pending]:
         """The oldest undelivered rows, in order."""

@@ -9,6 +9,9 @@ the adapters file whose SQL mapping reads that database. Every record is synthet
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -113,18 +116,46 @@ def _engine(url: str) -> Engine:
         raise ValidationFailed(BAD_URL, "the database URL is not a SQLAlchemy URL with an installed driver") from None
 
 
-def mapping_text(name: str, url: str | None = None) -> str:
-    """The adapters file (YAML) whose SQL mapping reads and writes ``name``'s database; ``url`` replaces its URL."""
+def default_url_env(name: str) -> str:
+    """The variable an adapters file names for ``name``'s database URL (``ONEDOOR_REFERENCE_POLICE_DB_URL``)."""
+    return f"ONEDOOR_REFERENCE_{name.upper()}_DB_URL"
+
+
+def mapping_text(name: str, url: str | None = None, *, url_env: str | None = None) -> str:
+    """The adapters file (YAML) whose SQL mapping reads and writes ``name``'s database.
+
+    ``url_env`` makes it name that environment variable (``url_env:``) instead of a URL, which is
+    how a URL holding a password stays out of the file; otherwise ``url`` (quoted) replaces its URL.
+    """
     system(name)
     text_ = (resources.files("connectors.reference") / "mappings" / f"{name}.yaml").read_text(encoding="utf-8")
-    if url is not None:
-        default = f"url: sqlite:///{name}.sqlite3"
-        text_ = text_.replace(default, f"url: {url}", 1)
+    default = f"url: sqlite:///{name}.sqlite3"
+    if url_env is not None:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", url_env):
+            raise ValidationFailed(BAD_URL, "the URL's environment variable name is not a variable name")
+        text_ = text_.replace(default, f"url_env: {url_env}", 1)
+    elif url is not None:
+        text_ = text_.replace(default, f"url: {json.dumps(url)}", 1)  # a JSON string is a quoted YAML scalar
     return text_
 
 
-def adapters_file(name: str, folder: Path, *, url: str | None = None) -> Path:
-    """Write ``name``'s adapters file into ``folder`` (``<name>.adapters.yaml``); its path."""
+def is_sqlite(url: str) -> bool:
+    """Whether ``url`` is a SQLite URL (a file path, no password to keep out of files)."""
+    return url.startswith("sqlite")
+
+
+def adapters_file(name: str, folder: Path, *, url: str | None = None, url_env: str | None = None) -> Path:
+    """Write ``name``'s adapters file into ``folder`` (``<name>.adapters.yaml``, mode 0600); its path.
+
+    A SQLite ``url`` is written in; any other database is named by ``url_env`` (default
+    ``default_url_env(name)``), never written, since its URL may hold a password.
+    """
+    if url is not None and not is_sqlite(url):
+        url_env = url_env or default_url_env(name)
+    text_ = mapping_text(name, url if url_env is None else None, url_env=url_env)
     path = folder / f"{name}.adapters.yaml"
-    path.write_text(mapping_text(name, url), encoding="utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        os.fchmod(handle.fileno(), 0o600)  # an existing file keeps its mode on O_CREAT: tighten it
+        handle.write(text_)
     return path

@@ -28,6 +28,7 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from connectors.sdk.directory import PublicDirectory
 from connectors.sdk.frame import frame, unframe
@@ -49,7 +50,7 @@ from onedoor.envelope.opening import open_envelope
 from onedoor.envelope.reasons import EnvelopeRejected, Reason
 from onedoor.envelope.seal import seal
 from onedoor.envelope.window import MessageWindow
-from onedoor.errors import OneDoorError
+from onedoor.errors import OneDoorError, Unavailable, ValidationFailed
 from onedoor.ids import AgencyId, AgreementId, ContractName, CorrelationId, KeyId, MessageId, Purpose, SubjectToken
 from onedoor.kafka.security import ClientCredentials, aiokafka_options
 from onedoor.logging import get_logger
@@ -151,11 +152,17 @@ class ConnectorStats:
 Handler = Callable[[ReceivedMessage], Awaitable[None]]
 
 
+IDEMPOTENCY_NEEDS_OUTBOX = "connector.idempotency_needs_outbox"
+
+
 class DurableOutbox(Protocol):
     """Where ``send`` puts sealed envelopes when the connector has one (``connectors.outbox.Outbox``)."""
 
-    async def put(self, sealed: Sequence[Sealed]) -> None:
-        """Write them durably (committed when this returns); a relay publishes them."""
+    async def put(self, sealed: Sequence[Sealed], idempotency_key: str | None = None) -> Sequence[Header]:
+        """Write them durably (committed when this returns); a relay publishes them.
+
+        With ``idempotency_key`` already used: nothing is written; the headers first kept under it.
+        """
 
 
 class InboxGuard(Protocol):
@@ -163,6 +170,25 @@ class InboxGuard(Protocol):
 
     async def deliver(self, message: ReceivedMessage, value: bytes, handler: Handler) -> bool:
         """``True`` if the handler took it now (``False``: a duplicate, or parked)."""
+
+
+BROKER_UNREACHABLE = "connector.broker_unreachable"
+BROKER_REFUSED = "connector.broker_refused"
+
+
+def broker_error(bootstrap: str, exc: KafkaError) -> Unavailable:
+    """A broker failure at start-up in words: which broker, and what to check (never a credential)."""
+    if isinstance(exc, KafkaConnectionError):
+        return Unavailable(
+            BROKER_UNREACHABLE,
+            f"the broker at {bootstrap} does not answer: is Kafka running, and is "
+            "ONEDOOR_CONNECTOR_KAFKA__BOOTSTRAP_SERVERS right? (`onedoor connector check` tells more)",
+        )
+    return Unavailable(
+        BROKER_REFUSED,
+        f"the broker at {bootstrap} refused the connector ({type(exc).__name__}): check its broker "
+        "identity with `onedoor connector check`, or enrol again with `onedoor connector enrol`",
+    )
 
 
 class Connector:
@@ -252,11 +278,16 @@ class Connector:
             fetch_max_wait_ms=10,
             **aiokafka_options(self.credentials),
         )
-        await self._producer.start()
+        try:
+            await self._producer.start()
+        except KafkaError as exc:
+            raise broker_error(self._bootstrap, exc) from None
         try:
             await self._consumer.start()
-        except BaseException:
+        except BaseException as exc:
             await self._producer.stop()
+            if isinstance(exc, KafkaError):
+                raise broker_error(self._bootstrap, exc) from None
             raise
 
     async def stop(self) -> None:
@@ -416,16 +447,22 @@ class Connector:
             view = self._views[key] = _ContractView(schema, tagged, tuple(tagged.tags), frozenset(tagged.tags))
         return view
 
-    async def send(self, **message: Any) -> list[Header]:
+    async def send(self, *, idempotency_key: str | None = None, **message: Any) -> list[Header]:
         """Seal a message (same arguments as ``seal``) and publish every envelope to this agency's outbound topic.
 
         Nothing is published when sealing fails (an unknown recipient, a denied recipient, a bad body).
-        With an ``outbox`` the envelopes are committed to it instead, and a relay publishes them.
+        With an ``outbox`` the envelopes are committed to it instead, and a relay publishes them;
+        then an ``idempotency_key`` already used sends nothing and returns the headers first kept
+        (``connector.idempotency_needs_outbox`` without an outbox).
 
         Returns:
             The headers sent, one per envelope; ``header.message_id`` identifies each everywhere.
         """
+        if idempotency_key is not None and self.outbox is None:
+            raise ValidationFailed(IDEMPOTENCY_NEEDS_OUTBOX, "an idempotent send needs the connector's outbox")
         sealed = self.seal(**message)
+        if idempotency_key is not None and self.outbox is not None:
+            return list(await self.outbox.put(sealed, idempotency_key=idempotency_key))
         if self.outbox is not None:
             await self.outbox.put(sealed)  # durable once this returns; the relay publishes
         else:

@@ -7,10 +7,17 @@ and every message of a contract nothing else handles), submits this agency's own
 the triage desk, records triage decisions and sends the one onward message each implies, and reports a public referral's
 progress to the hub (status only). It logs ids and codes, never a body.
 
-A decision claims the item first (``WorkbenchStore.claim``, a conditional UPDATE), then sends,
-then records; a failed send gives the claim back. Two officers deciding at once (or a
-double-click) send one onward message; the other gets ``triage.already_decided``. Store calls
-from async methods run in a worker thread, off the connector's event loop.
+With the connector's transactional outbox (``outbox``, in the workbench's own database: the
+running connector's), a decision seals its onward message first (nothing is kept when sealing
+is refused: no agreement...), then records the decision and enqueues the sealed envelopes in
+ONE transaction (``WorkbenchStore.decide``); the relay publishes after the commit. A crash or
+error before the commit leaves neither the decision nor the message; after it, both.
+
+Without an outbox (tests, tools), a decision claims the item first (``WorkbenchStore.claim``,
+a conditional UPDATE), then sends, then records; a failed send gives the claim back. Either
+way two officers deciding at once (or a double-click) send one onward message; the other gets
+``triage.already_decided``. Store calls from async methods run in a worker thread, off the
+connector's event loop.
 
 A public referral that cannot be opened (an intake key the desk no longer holds, a corrupt
 record, a form that does not validate) becomes an ``unreadable`` inbox item naming its
@@ -26,11 +33,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-from connectors.sdk.connector import ReceivedMessage
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from connectors.sdk.connector import ReceivedMessage, Sealed
 from connectors.sdk.hubauth import HubCaller
 from connectors.sdk.policy import SharingDenied, SharingPolicy
 from connectors.triage.decision import (
@@ -38,6 +48,7 @@ from connectors.triage.decision import (
     AgencyInfo,
     DecisionKind,
     MaySend,
+    Onward,
     Progress,
     TriageDecision,
     TriageInvalid,
@@ -80,6 +91,39 @@ class Sender(Protocol):
     async def send(self, **message: Any) -> list[Header]:
         """Seal and publish; the headers sent."""
         ...
+
+
+class Sealer(Protocol):
+    """Seals without sending (``connectors.sdk.Connector.seal``): the durable path's first step."""
+
+    def seal(self, **message: Any) -> list[Sealed]:
+        """Encode, project, encrypt and sign; raises ``SharingDenied`` when no agreement permits it."""
+        ...
+
+
+class SessionOutbox(Protocol):
+    """The connector's transactional outbox (``connectors.outbox.Outbox``)."""
+
+    def enqueue(self, session: Session, sealed: Sequence[Sealed], idempotency_key: str | None = None) -> object:
+        """Enqueue inside the caller's transaction; published once it commits."""
+        ...
+
+    def same_database(self, engine: Engine) -> bool:
+        """Whether ``engine`` reaches the outbox's database."""
+        ...
+
+
+def transactional_outbox(sender: object, store: WorkbenchStore) -> SessionOutbox | None:
+    """The sender's outbox when a decision can share a transaction with it (the same database), else ``None``."""
+    outbox = getattr(sender, "outbox", None)
+    if outbox is None or not callable(getattr(outbox, "enqueue", None)) or not hasattr(sender, "seal"):
+        return None
+    same = getattr(outbox, "same_database", None)
+    if not callable(same) or not same(store.engine):
+        log.warning("triage.outbox_not_shared")
+        return None
+    found: SessionOutbox = outbox
+    return found
 
 
 class ProgressReporter(Protocol):
@@ -149,10 +193,15 @@ class TriageDesk:
         agencies: Mapping[AgencyId, AgencyInfo],
         may_send: MaySend,
         progress: ProgressReporter | None = None,
+        outbox: SessionOutbox | None = None,
     ) -> None:
         self.me = me
         self.store = store
         self._sender = sender
+        if outbox is not None and not outbox.same_database(store.engine):
+            raise ValueError("the outbox must be in the workbench's database to share its transactions")
+        self.outbox = outbox if outbox is not None else transactional_outbox(sender, store)
+        """Decisions and their onward messages commit together through it; ``None``: claim, send, record."""
         self.agencies = agencies
         self.may_send = may_send
         self._progress = progress
@@ -461,6 +510,8 @@ class TriageDesk:
     async def _decide(self, item_id: str, decision: TriageDecision, *, by: str) -> tuple[Item, Progress]:
         item = await asyncio.to_thread(self.store.item, item_id)
         chosen = self.plan(item, decision)
+        if self.outbox is not None:
+            return await self._decide_durably(item, chosen, decision, by=by)
         claimed_at = now_ms()
         await asyncio.to_thread(self.store.claim, item_id, by, claimed_at)
         try:
@@ -492,26 +543,66 @@ class TriageDesk:
         )
         return decided, chosen.progress
 
+    async def _decide_durably(
+        self, item: Item, chosen: TriagePlan, decision: TriageDecision, *, by: str
+    ) -> tuple[Item, Progress]:
+        outbox = self.outbox
+        assert outbox is not None  # noqa: S101 - only called with one
+        sealed = self._seal_onward(item, chosen)  # refused here: nothing recorded, nothing kept
+        onward_id = str(sealed[0].header.message_id) if sealed else None
+
+        def enqueue(session: Session) -> None:
+            if sealed:
+                outbox.enqueue(session, sealed)
+
+        # One transaction: the decision and its onward message commit together (a thread runs it to
+        # the end even if this task is cancelled, so the outcome is one or the other, never half).
+        decided = await asyncio.to_thread(
+            self.store.decide,
+            item.item_id,
+            Decided(
+                kind=decision.kind.value,
+                target=None if chosen.onward is None else str(chosen.onward.recipient),
+                reason=decision.reason,
+                by=by,
+                onward_message_id=onward_id,
+                at_ms=now_ms(),
+            ),
+            also=enqueue,
+        )
+        log.info(
+            "triage.decided",
+            item_id=item.item_id,
+            decision=decision.kind.value,
+            recipient=decided.decision_target,
+            onward_message_id=onward_id,
+            time_to_triage_ms=decided.time_to_triage_ms,
+        )
+        return decided, chosen.progress
+
+    def _seal_onward(self, item: Item, chosen: TriagePlan) -> list[Sealed]:
+        if chosen.onward is None:
+            return []
+        sealer: Sealer = self._sender  # type: ignore[assignment]  # checked by transactional_outbox / the caller
+        try:
+            return sealer.seal(**_onward_message(item, chosen.onward))
+        except SharingDenied as exc:
+            raise self._no_agreement(chosen.onward, exc) from None
+
     async def _send_onward(self, item: Item, chosen: TriagePlan) -> str | None:
-        onward_id = None
-        if chosen.onward is not None:
-            onward = chosen.onward
-            try:
-                headers = await self._sender.send(
-                    contract=onward.contract,
-                    version=REFERRAL_VERSION,
-                    recipients=[onward.recipient],
-                    purpose=onward.purpose,
-                    body=onward.body,
-                    subject_token=None if item.subject_token is None else SubjectToken(item.subject_token),
-                )
-            except SharingDenied as exc:
-                name = self.agency_name(onward.recipient)
-                raise TriageInvalid(
-                    NO_AGREEMENT, f"No agreement lets this desk send this referral to {name}: {exc.message}", "service"
-                ) from None
-            onward_id = str(headers[0].message_id)
-        return onward_id
+        if chosen.onward is None:
+            return None
+        try:
+            headers = await self._sender.send(**_onward_message(item, chosen.onward))
+        except SharingDenied as exc:
+            raise self._no_agreement(chosen.onward, exc) from None
+        return str(headers[0].message_id)
+
+    def _no_agreement(self, onward: Onward, exc: SharingDenied) -> TriageInvalid:
+        name = self.agency_name(onward.recipient)
+        return TriageInvalid(
+            NO_AGREEMENT, f"No agreement lets this desk send this referral to {name}: {exc.message}", "service"
+        )
 
     async def _report(self, reference: str, progress: Progress) -> None:
         # Best effort: the decision stands whether or not the hub heard about it now.
@@ -521,3 +612,15 @@ class TriageDesk:
             await self._progress.report(reference, progress)
         except OneDoorError as exc:
             log.warning("triage.progress_failed", reference=reference, progress=progress.value, code=exc.code)
+
+
+def _onward_message(item: Item, onward: Onward) -> dict[str, Any]:
+    """The onward referral's ``seal``/``send`` arguments."""
+    return {
+        "contract": onward.contract,
+        "version": REFERRAL_VERSION,
+        "recipients": [onward.recipient],
+        "purpose": onward.purpose,
+        "body": onward.body,
+        "subject_token": None if item.subject_token is None else SubjectToken(item.subject_token),
+    }

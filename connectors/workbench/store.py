@@ -2,7 +2,8 @@
 
 Plaintext lives only here, in the agency's own connector: a SQLite file in the connector's
 data directory by default (``sqlite:///.../workbench.sqlite3``), or PostgreSQL. Synchronous
-SQLAlchemy: every call is one short transaction.
+SQLAlchemy: every call is one short transaction (``decide`` lets the caller add to it: the
+decision and its onward message in the connector's outbox commit together).
 
 The audit trail (``append_audit``, ``audit_trail``) is append-only: the store has no call that
 changes or removes a row, and the table refuses UPDATE and DELETE (``models.AuditRow``).
@@ -14,12 +15,13 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -269,6 +271,11 @@ class WorkbenchStore:
         """Release the connections."""
         self._engine.dispose()
 
+    @property
+    def engine(self) -> Engine:
+        """The database's engine (the connector's outbox must be in the same database to share a transaction)."""
+        return self._engine
+
     def _tx(self) -> Any:
         return transaction(self._factory)
 
@@ -410,6 +417,41 @@ class WorkbenchStore:
             row.onward_message_id = decided.onward_message_id
             session.flush()
             return Item.of(row)
+
+    def decide(self, item_id: str, decided: Decided, *, also: Callable[[Session], object] | None = None) -> Item:
+        """Record an undecided item's triage decision and, in the SAME transaction, run ``also(session)``.
+
+        The triage desk enqueues the decision's sealed onward message with ``also`` (the outbox is
+        in this database): both commit, or neither does. One conditional UPDATE (``WHERE
+        decided_at_ms IS NULL``), so of two concurrent decisions exactly one commits.
+
+        Raises:
+            NotFound: ``workbench.item_not_found``.
+            Conflict: ``triage.already_decided`` (decided, or being decided, already).
+            Whatever ``also`` raises (everything is rolled back).
+        """
+        with self._tx() as session:
+            done = session.execute(
+                update(InboxRow)
+                .where(InboxRow.item_id == item_id, InboxRow.decided_at_ms.is_(None))
+                .values(
+                    status="triaged",
+                    decided_at_ms=decided.at_ms,
+                    decision_kind=decided.kind,
+                    decision_target=decided.target,
+                    decision_reason=decided.reason,
+                    decided_by=decided.by,
+                    onward_message_id=decided.onward_message_id,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(done, "rowcount", 0) != 1:
+                self._row(session, item_id)  # NotFound when there is no such item
+                raise Conflict(ALREADY_DECIDED, "this referral has already been triaged (or is being triaged now)")
+            if also is not None:
+                also(session)
+            session.expire_all()
+            return Item.of(self._row(session, item_id))
 
     def timeline(self, subject_token: str) -> list[Item]:
         """Every alert about one subject token, in the order things happened."""

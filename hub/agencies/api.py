@@ -30,6 +30,7 @@ from hub.auth.tokens import Principal
 from hub.deps import WRITE_ERRORS, SettingsDep, error_responses
 from onedoor.envelope.keys import HubKey
 from onedoor.errors import OneDoorError
+from onedoor.ids import AgencyId, KeyId
 from onedoor.web import DbSession
 
 router = APIRouter(prefix="/agencies", tags=["agencies"])
@@ -111,21 +112,42 @@ def approve_registration(
     responses=error_responses(*WRITE_ERRORS, 404, 409),
     summary="Announce a new key of the calling agency (agency assertion signed with its current signing key)",
 )
-def add_own_key(caller: AgencyCaller, body: KeyCreate, session: DbSession, settings: SettingsDep) -> KeyOut:
+def add_own_key(
+    caller: AgencyCaller, body: KeyCreate, session: DbSession, settings: SettingsDep, request: Request
+) -> KeyOut:
     """Rotate one of the caller's keys; the old one stays valid for one envelope lifetime."""
     grace = timedelta(seconds=settings.router.max_ttl_seconds)
-    key = registration.add_own_key(session, caller.agency, caller.key_id, body, retire_grace=grace)
+    try:
+        key = registration.add_own_key(session, caller.agency, caller.key_id, body, retire_grace=grace)
+    except OneDoorError as exc:
+        what = f"announce a new {body.use.value} key"
+        _audit_key_refusal(request, registration.KEY_ADDED_KIND, caller.agency, caller.key_id, exc=exc, what=what)
+        raise
     return KeyOut.from_model(key)
+
+
+def _audit_key_refusal(
+    request: Request, kind: str, agency: AgencyId, signed_with: KeyId, *, exc: OneDoorError, what: str
+) -> None:
+    """Audit a refused agency-assertion key request in its own transaction (the request's rolls back)."""
+    if exc.code == registration.KEY_NOT_CURRENT:
+        entry = registration.refusal_key_entry(kind, agency, signed_with, exc.code, what)
+        append_now(request.app.state.session_factory, [entry])
 
 
 @router.post(
     "/me/keys/{key_id}/revoke",
     responses=error_responses(*WRITE_ERRORS, 404),
-    summary="Revoke one of the calling agency's keys (agency assertion); not its current signing key",
+    summary="Revoke one of the calling agency's keys (assertion signed with its current signing key); not that key",
 )
-def revoke_own_key(caller: AgencyCaller, key_id: KeyIdField, session: DbSession) -> KeyOut:
-    """Revoke a compromised key at once (idempotent)."""
-    return KeyOut.from_model(registration.revoke_own_key(session, caller.agency, key_id))
+def revoke_own_key(caller: AgencyCaller, key_id: KeyIdField, session: DbSession, request: Request) -> KeyOut:
+    """Revoke a compromised key at once (idempotent); only with the current signing key (``agency.key_not_current``)."""
+    try:
+        return KeyOut.from_model(registration.revoke_own_key(session, caller.agency, key_id, caller.key_id))
+    except OneDoorError as exc:
+        what = f"revoke key {key_id}"
+        _audit_key_refusal(request, registration.KEY_REVOKED_KIND, caller.agency, caller.key_id, exc=exc, what=what)
+        raise
 
 
 @router.post(

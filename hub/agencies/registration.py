@@ -6,9 +6,10 @@ request is audited too, by the caller, in a transaction of its own (``refusal_en
 request's transaction rolls back.
 
 ``add_own_key`` and ``revoke_own_key`` are the agency-assertion paths (``POST /agencies/me/...``):
-only the agency's **current** signing key may announce a new key (a retired key still in its
-grace period may not), and an agency may not revoke its own current signing key (it would lock
-itself out): it rotates first, then revokes the old key.
+only the agency's **current** signing key may announce or revoke a key (a retired key still in its
+grace period may not: whoever holds an old key must not revoke the new ones), and an agency may
+not revoke its own current signing key (it would lock itself out): it rotates first, then revokes
+the old key. A refusal for a key that is not current is audited by the caller (``refusal_key_entry``).
 """
 
 from __future__ import annotations
@@ -80,6 +81,33 @@ def refusal_entry(document: object, *, actor: str, code: str) -> AuditEntry:
     )
 
 
+def require_current_signing(agency: Agency, signed_with: KeyId, action: str) -> None:
+    """Refuse unless ``signed_with`` is ``agency``'s current signing key.
+
+    Raises:
+        Forbidden: ``agency.key_not_current``.
+    """
+    current = next((k for k in agency.keys if k.use is KeyUse.SIGNING and k.status is KeyStatus.CURRENT), None)
+    if current is None or current.key_id != signed_with:
+        raise Forbidden(
+            KEY_NOT_CURRENT,
+            f"only the agency's current signing key may {action}: this request was signed with {signed_with}, "
+            "which is retired or revoked",
+        )
+
+
+def refusal_key_entry(kind: str, agency_id: AgencyId, signed_with: KeyId, code: str, what: str) -> AuditEntry:
+    """The audit row of an agency-assertion key request refused (ids only)."""
+    return AuditEntry(
+        kind=kind,
+        outcome="refused",
+        actor=str(agency_id),
+        reason_code=code,
+        source=f"agency:{agency_id}",
+        detail=f"{what}; signed_with={signed_with}"[:2000],
+    )
+
+
 def add_own_key(
     session: Session,
     agency_id: AgencyId,
@@ -96,9 +124,7 @@ def add_own_key(
         ValidationFailed, Conflict, NotFound: as ``service.add_key``.
     """
     agency = service.get(session, agency_id, for_update=True)
-    current = next((k for k in agency.keys if k.use is KeyUse.SIGNING and k.status is KeyStatus.CURRENT), None)
-    if current is None or current.key_id != signed_with:
-        raise Forbidden(KEY_NOT_CURRENT, "only the agency's current signing key may announce a new key")
+    require_current_signing(agency, signed_with, "announce a new key")
     old = next((k.key_id for k in agency.keys if k.use is new.use and k.status is KeyStatus.CURRENT), None)
     key = service.add_key(session, agency_id, new, retire_grace=retire_grace, now=now)
     append(
@@ -116,13 +142,17 @@ def add_own_key(
     return key
 
 
-def revoke_own_key(session: Session, agency_id: AgencyId, key_id: KeyId, *, now: datetime | None = None) -> AgencyKey:
-    """An agency revokes one of its keys (audited); not its current signing key.
+def revoke_own_key(
+    session: Session, agency_id: AgencyId, key_id: KeyId, signed_with: KeyId, *, now: datetime | None = None
+) -> AgencyKey:
+    """An agency revokes one of its keys, proven with its current signing key ``signed_with`` (audited).
 
     Raises:
+        Forbidden: ``agency.key_not_current`` when ``signed_with`` is not the current signing key;
+            ``agency.revoke_current_signing_key``.
         NotFound: ``agency.key_not_found`` (unknown, or another agency's).
-        Forbidden: ``agency.revoke_current_signing_key``.
     """
+    require_current_signing(service.get(session, agency_id, for_update=True), signed_with, "revoke a key")
     key = session.get(AgencyKey, key_id)
     if key is None or key.agency_id != agency_id:
         raise NotFound("agency.key_not_found", f"agency {agency_id} has no key {key_id}")
@@ -141,7 +171,7 @@ def revoke_own_key(session: Session, agency_id: AgencyId, key_id: KeyId, *, now:
                 outcome="revoked",
                 actor=str(agency_id),
                 source=f"agency:{agency_id}",
-                detail=f"use={revoked.use.value}; key_id={key_id}",
+                detail=f"use={revoked.use.value}; key_id={key_id}; signed_with={signed_with}",
             )
         ],
     )

@@ -2,10 +2,15 @@
 
 The request names the agency (id, kind, display name) and carries its two public keys and the
 time it was made, signed with the new Ed25519 signing key itself: the signature proves the
-requester holds the private half (proof of possession) and that nothing was changed on the way
-to the operator (e-mail, a ticket, a USB stick). The signed bytes are a fixed domain prefix and
-the canonical JSON (sorted keys, no spaces, UTF-8) of every field but ``signature``, so the
-request verifies from its own text with no other key.
+requester holds the private half of *that* key (proof of possession) and that the request's
+fields were not edited after it was signed. It does **not** prove the request came from the
+agency: anyone can make a whole new, validly self-signed request with their own keys and swap it
+in on the way to the operator (e-mail, a ticket, a USB stick). What binds the request to the
+agency is out of band: ``onedoor connector init`` prints the signing key id, the agency reads it
+to the operator over a known phone number, and ``onedoor agency approve --expect-signing-key``
+refuses (``registration.signing_key_unexpected``) a request whose key id differs. The signed
+bytes are a fixed domain prefix and the canonical JSON (sorted keys, no spaces, UTF-8) of every
+field but ``signature``, so the request verifies from its own text with no other key.
 
 Pure: no database, no HTTP. Refusals are ``ValidationFailed`` with stable ``registration.*``
 codes.
@@ -27,6 +32,7 @@ from pydantic import ValidationError
 from hub.agencies.schemas import AgencyCreate, b64url
 from onedoor.envelope.keys import AgencyKeyPair
 from onedoor.errors import ValidationFailed
+from onedoor.ids import KeyId
 
 FORMAT: Final = "onedoor.registration-request/1"
 """The ``format`` field of every request this module writes, and the signature's domain."""
@@ -39,6 +45,7 @@ MALFORMED: Final = "registration.malformed"
 BAD_SIGNATURE: Final = "registration.bad_signature"
 STALE: Final = "registration.stale"
 FROM_FUTURE: Final = "registration.from_future"
+SIGNING_KEY_UNEXPECTED: Final = "registration.signing_key_unexpected"
 
 SIGNED_FIELDS: Final = (
     "format",
@@ -69,6 +76,19 @@ def make_request(keys: AgencyKeyPair, *, kind: str, display_name: str, now: date
     }
     signature = keys.signing.sign(_signed_bytes(fields))
     return {**fields, "signing_key_id": str(keys.signing_key_id), "signature": b64url(signature)}
+
+
+def request_key_ids(document: object) -> tuple[KeyId, KeyId] | None:
+    """The (signing, encryption) key ids of the public keys a request carries, computed from the keys
+    themselves (not its ``signing_key_id`` field); ``None`` when they are not there to compute."""
+    if not isinstance(document, dict):
+        return None
+    try:
+        signing = _b64(document.get("signing_public_key"), "signing_public_key")
+        encryption = _b64(document.get("encryption_public_key"), "encryption_public_key")
+        return KeyId.for_public_key(signing), KeyId.for_public_key(encryption)
+    except ValidationFailed:
+        return None
 
 
 def _b64(text: object, what: str) -> bytes:

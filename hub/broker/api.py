@@ -1,19 +1,24 @@
 """``POST /broker/credentials``: a connector fetches its agency's broker identity, as its agency.
 
-The caller proves it is the agency with an assertion signed by its registered key
-(``AgencyCaller``; an unknown key or a suspended agency is refused there, 401, audited). The
+The caller proves it is the agency with an assertion signed by its **current** signing key
+(``AgencyCaller``; an unknown key or a suspended agency is refused there, 401, audited; a
+retired key still in its grace period is refused by the service, 403 ``agency.key_not_current``,
+audited). It names the encryption key it holds; the hub refuses (409
+``broker.encryption_key_mismatch``) before provisioning if that is not the agency's current one. The
 answer's password is sealed to the agency's current encryption key: only the connector holding
 that key can read it, and the hub keeps no copy. Each call rotates the password.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Request
 
 from hub.auth.agency import AgencyCaller
 from hub.auth.deps import request_source
 from hub.broker import service
-from hub.broker.schemas import BrokerCredentialsOut
+from hub.broker.schemas import BrokerCredentialsIn, BrokerCredentialsOut
 from hub.deps import WRITE_ERRORS, error_responses
 from hub.network.api import session_factory
 from onedoor.settings import Settings
@@ -23,14 +28,21 @@ router = APIRouter(prefix="/broker", tags=["broker"])
 
 @router.post(
     "/credentials",
-    responses=error_responses(*WRITE_ERRORS, 404, 409, 503),
+    responses=error_responses(*WRITE_ERRORS, 403, 404, 409, 503),
     summary="Create or rotate the calling agency's broker identity (SCRAM user and ACLs); password sealed to it",
 )
-async def issue_credentials(caller: AgencyCaller, request: Request) -> BrokerCredentialsOut:
+async def issue_credentials(
+    caller: AgencyCaller, request: Request, body: Annotated[BrokerCredentialsIn, Body()]
+) -> BrokerCredentialsOut:
     """Provision ``agency-<id>`` with exactly its ACLs; ``409 broker.provisioning_off``, ``503 broker.unavailable``."""
     settings: Settings = request.app.state.settings
     issued = await service.issue(
-        session_factory(request), settings, caller.agency, source=request_source(request, {"agency": caller.agency})
+        session_factory(request),
+        settings,
+        caller.agency,
+        source=request_source(request, {"agency": caller.agency}),
+        signed_with=caller.key_id,
+        encryption_key_id=body.encryption_key_id,
     )
     return BrokerCredentialsOut(
         agency=str(issued.candidate.agency),

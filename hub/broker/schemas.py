@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class BrokerCredentialsIn(BaseModel):
+    """What the connector asks with: the encryption key it will open the sealed password with."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    encryption_key_id: str = Field(min_length=1, max_length=80)
+    """The connector's current encryption key id (``k1_...``); the hub refuses (409
+    ``broker.encryption_key_mismatch``) before touching the broker if it is not the agency's
+    current encryption key, so no password is set that nobody can open."""
 
 
 class BrokerCredentialsOut(BaseModel):

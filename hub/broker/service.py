@@ -2,8 +2,11 @@
 
 The hub never stores a broker password: it makes a fresh one, has the broker store it (as a
 salted SCRAM verifier), seals it to the agency's current X25519 encryption key and forgets it.
-Asking again rotates it: the old password stops working for new connections. Every decision
-is audited as ``broker.credentials`` (permit or deny, with the reason code).
+Asking again rotates it: the old password stops working for new connections. Only the agency's
+**current** signing key may ask (a retired key in its grace period may not rotate the password:
+``agency.key_not_current``), and the caller names the encryption key it holds: if that is not the
+agency's current one the hub refuses (``broker.encryption_key_mismatch``) *before* touching the
+broker. Every decision is audited as ``broker.credentials`` (permit or deny, with the reason code).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hub.agencies.enums import AgencyKind, AgencyStatus, KeyStatus, KeyUse
 from hub.agencies.models import Agency, AgencyKey
+from hub.agencies.registration import require_current_signing
 from hub.audit.service import AuditEntry, append_now
 from onedoor.errors import Conflict, Forbidden, NotFound, OneDoorError, Unavailable
 from onedoor.ids import AgencyId, KeyId
@@ -36,6 +40,7 @@ NO_ENCRYPTION_KEY: Final = "broker.no_encryption_key"
 PROVISIONING_OFF: Final = "broker.provisioning_off"
 BROKER_UNAVAILABLE: Final = "broker.unavailable"
 PROVISIONING_FAILED: Final = "broker.provisioning_failed"
+ENCRYPTION_KEY_MISMATCH: Final = "broker.encryption_key_mismatch"
 
 Provision = Callable[[str, ClientCredentials, AgencyId, TopicNames, bool], Awaitable[ClientCredentials]]
 """``(bootstrap, admin, agency, topics, triage) -> the agency's new credentials`` (``provision_agency``)."""
@@ -63,19 +68,27 @@ class Issued:
     acls: list[AclBinding]
 
 
-def candidate(session: Session, agency: AgencyId) -> Candidate:
+def candidate(
+    session: Session, agency: AgencyId, *, signed_with: KeyId | None = None, encryption_key_id: str | None = None
+) -> Candidate:
     """The registered, active ``agency`` and its current encryption key.
+
+    With ``signed_with``, that must be the agency's current signing key; with ``encryption_key_id``,
+    that must be its current encryption key (what the connector can open the password with).
 
     Raises:
         NotFound: ``broker.agency_unknown``.
-        Forbidden: ``broker.agency_suspended``.
-        Conflict: ``broker.no_encryption_key`` (nothing to seal the password to).
+        Forbidden: ``broker.agency_suspended``, ``agency.key_not_current``.
+        Conflict: ``broker.no_encryption_key`` (nothing to seal the password to),
+            ``broker.encryption_key_mismatch``.
     """
     row = session.get(Agency, str(agency))
     if row is None:
         raise NotFound(AGENCY_UNKNOWN, f"agency {agency} is not registered at this hub")
     if row.status is not AgencyStatus.ACTIVE:
         raise Forbidden(AGENCY_SUSPENDED, f"agency {agency} is suspended: it gets no broker identity")
+    if signed_with is not None:
+        require_current_signing(row, signed_with, "fetch or rotate the broker password")
     key = session.scalars(
         select(AgencyKey).where(
             AgencyKey.agency_id == str(agency),
@@ -85,6 +98,13 @@ def candidate(session: Session, agency: AgencyId) -> Candidate:
     ).first()
     if key is None:
         raise Conflict(NO_ENCRYPTION_KEY, f"agency {agency} has no current encryption key to seal a password to")
+    if encryption_key_id is not None and encryption_key_id != key.key_id:
+        raise Conflict(
+            ENCRYPTION_KEY_MISMATCH,
+            f"this connector holds encryption key {encryption_key_id[:80]}, but agency {agency}'s current encryption "
+            f"key is {key.key_id}: the broker password was not changed. Use the right keys_dir, or finish the key "
+            "rotation (onedoor connector rotate-keys), then enrol again",
+        )
     return Candidate(agency, row.kind, KeyId(key.key_id), bytes(key.public_key))
 
 
@@ -127,20 +147,22 @@ async def issue(
     agency: AgencyId,
     *,
     source: str,
+    signed_with: KeyId | None = None,
+    encryption_key_id: str | None = None,
     provision: Provision = _default_provision,
 ) -> Issued:
     """Create or rotate ``agency``'s SCRAM user and ACLs; the password sealed to its encryption key. Audited.
 
     Raises:
         NotFound: ``broker.agency_unknown``.
-        Forbidden: ``broker.agency_suspended``.
-        Conflict: ``broker.no_encryption_key``, ``broker.provisioning_off``.
+        Forbidden: ``broker.agency_suspended``, ``agency.key_not_current`` (``signed_with`` is not current).
+        Conflict: ``broker.no_encryption_key``, ``broker.provisioning_off``, ``broker.encryption_key_mismatch``.
         Unavailable: ``broker.unavailable`` (the broker does not answer) or ``broker.provisioning_failed``.
     """
     topics = TopicNames(settings.kafka.topic_prefix)
     try:
         bootstrap, admin = admin_of(settings)
-        found = await run_in_threadpool(_candidate, factory, agency)
+        found = await run_in_threadpool(_candidate, factory, agency, signed_with, encryption_key_id)
         triage = found.kind is AgencyKind.TRIAGE
         try:
             credentials = await provision(bootstrap, admin, agency, topics, triage)
@@ -168,9 +190,11 @@ async def issue(
     return Issued(found, credentials.username, credentials.mechanism, sealed, topics.prefix, plan)
 
 
-def _candidate(factory: sessionmaker[Session], agency: AgencyId) -> Candidate:
+def _candidate(
+    factory: sessionmaker[Session], agency: AgencyId, signed_with: KeyId | None, encryption_key_id: str | None
+) -> Candidate:
     with factory() as session:
-        return candidate(session, agency)
+        return candidate(session, agency, signed_with=signed_with, encryption_key_id=encryption_key_id)
 
 
 def _entry(agency: AgencyId, outcome: str, code: str | None, source: str, why: str) -> AuditEntry:

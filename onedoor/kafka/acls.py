@@ -164,9 +164,15 @@ def _revoke_extra(client: Any, principal: str, keep: Sequence[AclBinding]) -> in
     extra = [b for b in _granted(client, principal) if b not in set(keep)]
     if extra:
         filters = [_to_acl(b) for b in extra]
-        client.delete_acls(
+        answer = client.delete_acls(
             [ACLFilter(a.principal, a.host, a.operation, a.permission_type, a.resource_pattern) for a in filters]
         )
+        # kafka-python answers one (filter, deleted ACLs, error class) per filter; check every one.
+        results = answer if isinstance(answer, list) else []
+        failed = [r[-1] for r in results if getattr(r[-1], "errno", 0)]
+        if len(results) != len(filters) or failed:
+            names = ", ".join(sorted({getattr(f, "__name__", type(f).__name__) for f in failed})) or "no answer"
+            raise OneDoorError(ADMIN_FAILED, f"the broker did not delete {len(failed) or len(filters)} ACL(s): {names}")
     return len(extra)
 
 
@@ -179,10 +185,13 @@ def _provision(
     plan: Sequence[AclBinding],
     within: float,
 ) -> None:
+    # Order matters when a step fails: grant the plan first (never a window with no ACLs), then
+    # delete what is beyond it (checked), and set the password LAST, so a failure leaves the old
+    # password working and the broker never holds a password nobody was given.
     with _admin(bootstrap, admin, within) as client:
-        _set_password(client, username, password)
-        revoked = _revoke_extra(client, f"User:{username}", plan)
         _grant(client, plan)
+        revoked = _revoke_extra(client, f"User:{username}", plan)
+        _set_password(client, username, password)
     log.info("kafka.identity.provisioned", user=username, acls=len(plan), revoked=revoked)
 
 
@@ -198,7 +207,9 @@ async def provision_user(
     """Create or rotate ``username``'s SCRAM-SHA-512 password and make its ACLs exactly ``plan``.
 
     Rotation: the broker replaces the stored password, so the old one stops working for new
-    connections at once. ACLs the user has beyond ``plan`` are removed.
+    connections at once. ACLs the user has beyond ``plan`` are removed. The plan is granted first,
+    the extras deleted next, the password set last: if any step fails, nothing was half-rotated
+    (the previous password still works, and the user is never left without its ACLs).
 
     Raises:
         Unavailable: ``kafka.unreachable``.

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from connectors.agent.config import ConnectorConfig, load_config_file
 from connectors.agent.init import CONFIG_FILE, REQUEST_FILE, initialise
 from connectors.agent.keyfiles import load_decryption_keys, load_pair
-from connectors.agent.rotate import revoke_key, rotate_keys
+from connectors.agent.rotate import RevocationIncomplete, revoke_commands, revoke_key, rotate_keys
 from connectors.sdk.hubauth import HubClient
 from hub.agencies.enums import AgencyKind, KeyUse
 from hub.agencies.request import make_request
@@ -258,3 +258,59 @@ async def test_the_agency_revokes_a_compromised_key_but_not_its_current_signing_
     with pytest.raises(OneDoorError) as unknown:
         await revoke_key(config, KeyId("k1_" + "0" * 32), hub_transport=hub.transport)
     assert unknown.value.code == "agency.key_not_found"
+
+
+async def test_a_retired_signing_key_cannot_revoke_the_new_keys(hub: Hub, connector_home: Path) -> None:
+    # Whoever copied the old key files must not be able to revoke the keys that replaced them.
+    assert (await _approve(hub, connector_home)).status_code == 201
+    config = _config(connector_home)
+    before = load_pair(AGENCY, config.keys_dir, PASSPHRASE.encode())
+    await rotate_keys(config, hub_transport=hub.transport)
+    after = load_pair(AGENCY, config.keys_dir, PASSPHRASE.encode())
+
+    async with HubClient("http://hub.test", before, transport=hub.transport) as stale:
+        await stale.call("GET", "/auth/agency")  # still trusted for assertions during its overlap
+        with pytest.raises(Forbidden) as refused:
+            await stale.call("POST", f"/agencies/me/keys/{after.encryption_key_id}/revoke")
+    assert refused.value.code == "agency.key_not_current"
+    agency = await hub.agency()
+    assert agency["current_encryption_key_id"] == after.encryption_key_id, "the new key was not revoked"
+    [row] = [r for r in hub.audit("agency.key_revoked") if r.outcome == "refused"]
+    assert row.reason_code == "agency.key_not_current"
+    assert str(before.signing_key_id) in (row.detail or "")
+
+
+class _RevokeRefused(httpx.AsyncBaseTransport):
+    """The real hub app, except that revocations answer 503 (the hub went away after the swap)."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self._inner = httpx.ASGITransport(app=app)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/revoke"):
+            return httpx.Response(503, json={"code": "hub.unavailable", "message": "synthetic outage"})
+        return await self._inner.handle_async_request(request)
+
+
+async def test_a_revocation_failing_after_the_swap_names_the_old_keys(hub: Hub, connector_home: Path) -> None:
+    assert (await _approve(hub, connector_home)).status_code == 201
+    config = _config(connector_home)
+    before = load_pair(AGENCY, config.keys_dir, PASSPHRASE.encode())
+    with pytest.raises(RevocationIncomplete) as incomplete:
+        await rotate_keys(config, revoke_old=True, hub_transport=_RevokeRefused(hub.app))
+    assert incomplete.value.code == "connector.revoke_incomplete"
+    assert incomplete.value.unrevoked == [
+        (before.encryption_key_id, "hub.unavailable"),
+        (before.signing_key_id, "hub.unavailable"),
+    ]
+    assert str(before.signing_key_id) in incomplete.value.message
+    after = load_pair(AGENCY, config.keys_dir, PASSPHRASE.encode())
+    assert after.signing_key_id != before.signing_key_id, "the swap happened: the new keys are in use"
+    commands = revoke_commands(incomplete.value.unrevoked, connector_home / CONFIG_FILE)
+    assert commands[1] == (
+        f"onedoor connector revoke-key {before.signing_key_id} --connector {connector_home / CONFIG_FILE}"
+    )
+    # Running what it printed works: the new current signing key revokes the old ones.
+    for key_id, _ in incomplete.value.unrevoked:
+        answer = await revoke_key(config, key_id, hub_transport=hub.transport)
+        assert answer["status"] == "revoked"

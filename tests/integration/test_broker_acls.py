@@ -193,7 +193,11 @@ async def _secured_hub_settings(cluster: LocalKafkaCluster, tmp_path: Path) -> t
 
 async def _identity(hub: RunningHub, keys: AgencyKeyPair) -> ClientCredentials:
     """What ``onedoor connector enrol`` gets: the agency's broker identity, opened with its own key."""
-    answer = await hub.client.post("/broker/credentials", headers={"Authorization": f"Bearer {agency_assertion(keys)}"})
+    answer = await hub.client.post(
+        "/broker/credentials",
+        json={"encryption_key_id": str(keys.encryption_key_id)},
+        headers={"Authorization": f"Bearer {agency_assertion(keys)}"},
+    )
     assert answer.status_code == 200, answer.text
     body = answer.json()
     password = open_secret(keys.encryption, body["sealed_password"], agency=str(keys.agency), username=body["username"])

@@ -82,7 +82,9 @@ class Hub:
 
     async def credentials(self, keys: AgencyKeyPair) -> httpx.Response:
         return await self.http.post(
-            "/broker/credentials", headers={"Authorization": f"Bearer {agency_assertion(keys)}"}
+            "/broker/credentials",
+            json={"encryption_key_id": str(keys.encryption_key_id)},
+            headers={"Authorization": f"Bearer {agency_assertion(keys)}"},
         )
 
     def audit(self, kind: str) -> list[AuditEvent]:
@@ -274,7 +276,8 @@ async def test_enrol_then_check_on_the_secured_broker(
     assert results["broker_identity"].ok, results["broker_identity"].line()
     assert results["topics"].ok, results["topics"].line()
     assert results["acls"].ok, results["acls"].line()
-    assert "refuses it another agency's inbox" in results["acls"].message
+    assert "refuses agency-" in results["acls"].message
+    assert "not every rule" in results["acls"].message
 
     # A stale password (say, another enrolment rotated it) is said in words.
     write_password_file(stored, SecretStr("a-stale-password-" + "y" * 24))
@@ -284,3 +287,46 @@ async def test_enrol_then_check_on_the_secured_broker(
     assert f"the broker refused the SCRAM credentials for agency-{COUNCIL}" in identity.message
     assert "run onedoor connector enrol again" in identity.message
     assert "acls" not in results
+
+
+async def test_a_retired_key_or_a_wrong_encryption_key_changes_no_password(
+    hub: Hub, secured_kafka: LocalKafkaCluster
+) -> None:
+    keys = AgencyKeyPair.generate(COUNCIL)
+    await hub.register(keys)
+    first = await hub.credentials(keys)
+    assert first.status_code == 200, first.text
+    body = first.json()
+    password = open_secret(keys.encryption, body["sealed_password"], agency=str(COUNCIL), username=body["username"])
+
+    # The connector holds an encryption key the hub does not list as current: refused before the broker.
+    stranger_key = AgencyKeyPair.generate(COUNCIL).encryption_key_id
+    mismatch = await hub.http.post(
+        "/broker/credentials",
+        json={"encryption_key_id": str(stranger_key)},
+        headers={"Authorization": f"Bearer {agency_assertion(keys)}"},
+    )
+    assert mismatch.status_code == 409, mismatch.text
+    assert mismatch.json()["code"] == "broker.encryption_key_mismatch"
+    assert str(keys.encryption_key_id) in mismatch.json()["message"]
+
+    # The agency rotates its signing key; the old one is retired (still trusted for its overlap).
+    new = AgencyKeyPair.generate(COUNCIL)
+    rotated = await hub.http.post(
+        "/agencies/me/keys",
+        json={"use": "signing", "public_key": _b64(new.signing_public)},
+        headers={"Authorization": f"Bearer {agency_assertion(keys)}"},
+    )
+    assert rotated.status_code == 201, rotated.text
+    stale = await hub.credentials(keys)
+    assert stale.status_code == 403, stale.text
+    assert stale.json()["code"] == "agency.key_not_current"
+
+    # Neither refusal touched the broker: the first password still logs in.
+    await authenticate(secured_kafka.bootstrap_servers, ClientCredentials(body["username"], password))
+    outcomes = [(r.outcome, r.reason_code) for r in hub.audit("broker.credentials")]
+    assert outcomes == [
+        ("permit", None),
+        ("deny", "broker.encryption_key_mismatch"),
+        ("deny", "agency.key_not_current"),
+    ]

@@ -29,7 +29,7 @@ from onedoor.envelope.keys import AgencyKeyPair
 from onedoor.ids import AgencyId
 from tests.e2e.hub import RunningHub, agreement_body, hub_settings, running_hub
 from tests.integration.webhook_server import Served, serving
-from tests.unit.adapters.folder_world import COLUMNS, DEFAULTS, HEADER, csv_line, row
+from tests.unit.adapters.folder_world import COLUMNS, DEFAULTS, HEADER, SUBJECT_COLUMN, csv_line, row
 from tests.unit.triage.world import FakeProgress
 
 pytestmark = pytest.mark.integration
@@ -78,6 +78,7 @@ async def _run(kafka_bootstrap: str, tmp_path: Path, served: Served) -> None:
             "folder": str(drop),
             "recipients": [str(BOROUGH)],
             "columns": COLUMNS,
+            "subject_token": SUBJECT_COLUMN,
             "defaults": DEFAULTS,
             "date_format": "%d/%m/%Y",
             "poll_seconds": 0.2,
@@ -119,7 +120,7 @@ async def _run(kafka_bootstrap: str, tmp_path: Path, served: Served) -> None:
             assert served.system.refused == [], "every webhook call was signed with the shared secret"
             assert {body["sender"] for _, body in got} == {CHARITY}
 
-            report = (drop / "reports" / "week-47.csv.report.csv").read_text()
+            report = next((drop / "reports").glob("week-47.csv.*.report.csv")).read_text()
             lines_out = list(csv.DictReader(io.StringIO(report)))
             assert [(r["row"], r["column"], r["code"]) for r in lines_out] == [
                 ("2", "", "sent"),
@@ -127,7 +128,7 @@ async def _run(kafka_bootstrap: str, tmp_path: Path, served: Served) -> None:
                 ("4", "", "sent"),
             ]
             assert "Synthia" not in report
-            rejected = (drop / "reports" / "week-47.csv.rejected.csv").read_text()
+            rejected = next((drop / "reports").glob("week-47.csv.*.rejected.csv")).read_text()
             assert "Synthia" in rejected
             assert (drop / "done" / "week-47.csv").exists()
             assert "Synthia" not in json.dumps([body for _, body in got])

@@ -230,6 +230,75 @@ async def test_a_message_that_cannot_be_mapped_is_refused_and_nothing_is_written
     assert (_count(agency_db, "contact_log"), _count(agency_db, "contacts")) == (0, 0)
 
 
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        pytest.param("ALTER TABLE contacts DROP COLUMN child_postcode", "column", id="a mapped column dropped"),
+        pytest.param("DROP TABLE contacts", "table", id="the table dropped"),
+    ],
+)
+async def test_a_table_changed_after_the_start_parks_the_message_with_a_reason(
+    agency_db: str, tmp_path: Path, change: str, reason: str
+) -> None:
+    """Trying again cannot cure a schema change: refused for good (parked), not retried for ever."""
+    adapter = _adapter(agency_db, tmp_path)  # the mapping is checked against the tables as they are now
+    engine = create_engine(agency_db)
+    with engine.begin() as conn:
+        conn.execute(text(change))
+    engine.dispose()
+    message = received(str(REFERRAL), _referral(), recipient=COUNCIL)
+    try:
+        with pytest.raises(DeliveryRefused) as refused:
+            await adapter.deliver(message)
+    finally:
+        await adapter.close()
+    assert refused.value.code == "adapter.sql.write_failed"
+    assert not refused.value.retriable
+    assert "table contacts" in refused.value.message
+    assert "nothing written" in refused.value.message
+    if agency_db.startswith("sqlite"):
+        assert f"{reason} does not exist" in refused.value.message
+    for value in (message.body["child"]["given_name"], message.body["child"]["family_name"], "ZZ99"):
+        assert value not in refused.value.message
+
+
+@pytest.mark.postgres
+async def test_a_permission_denied_parks_the_message_naming_the_table(
+    postgres_database_url: str, tmp_path: Path
+) -> None:
+    """The connector's own (non-superuser) role loses INSERT on contacts: parked with a reason, not retried."""
+    seed_database("council", postgres_database_url, count=5, seed=2, as_of=AS_OF)
+    owner = make_url(postgres_database_url)
+    plain = owner.set(drivername="postgresql").render_as_string(hide_password=False)
+    role, password = f"connector_{uuid.uuid4().hex[:12]}", uuid.uuid4().hex
+    ident = sql.Identifier(role)
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(ident, sql.Literal(password)))
+        conn.execute(sql.SQL("GRANT ALL ON ALL TABLES IN SCHEMA public TO {}").format(ident))
+        conn.execute(sql.SQL("GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {}").format(ident))
+        conn.execute(sql.SQL("REVOKE INSERT ON contacts FROM {}").format(ident))
+    url = owner.set(username=role, password=password).render_as_string(hide_password=False)
+    message = received(str(REFERRAL), _referral(), recipient=COUNCIL)
+    try:
+        adapter = _adapter(url, tmp_path)
+        try:
+            with pytest.raises(DeliveryRefused) as refused:
+                await adapter.deliver(message)
+        finally:
+            await adapter.close()
+    finally:
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(ident))
+            conn.execute(sql.SQL("DROP ROLE {}").format(ident))
+    assert refused.value.code == "adapter.sql.write_failed"
+    assert not refused.value.retriable
+    assert "table contacts" in refused.value.message
+    assert "InsufficientPrivilege" in refused.value.message
+    assert "42501" in refused.value.message
+    assert message.body["child"]["given_name"] not in refused.value.message
+    assert password not in refused.value.message
+
+
 @pytest.fixture
 def postgres_council(postgres_database_url: str) -> str:
     seed_database("council", postgres_database_url, count=5, seed=1, as_of=AS_OF)
@@ -304,6 +373,7 @@ def _feed(start: str) -> dict[str, Any]:
         "name": "missing",
         "table": "missing_reports",
         "watermark": "id",
+        "key": "id",
         "start": start,
         "poll_seconds": 0.05,
         "contract": str(ALERT),
@@ -397,3 +467,140 @@ async def test_an_event_feed_naming_a_missing_column_is_refused_at_start(agency_
     assert refused.value.code == "adapter.sql.unknown_column"
     assert "'missing_reports'" in refused.value.message
     assert "'town_name'" in refused.value.message
+
+
+def _report_at(url: str, table: Table, moment: dt.datetime, *ids: int, token: str | None = None) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for ident in ids:
+            conn.execute(
+                table.insert().values(
+                    id=ident,
+                    alert_uuid=str(uuid.UUID(int=ident)),
+                    subject_token=token if token is not None else f"st1_SYNTHETICsubjectToken{ident:03d}",
+                    reported_at=moment,
+                    town="Testtown",
+                    risk="H",
+                )
+            )
+    engine.dispose()
+
+
+async def test_events_sharing_a_watermark_value_are_each_sent_once_across_batch_boundaries(
+    agency_db: str, tmp_path: Path
+) -> None:
+    reports = _events_table(agency_db)
+    same = dt.datetime(2026, 6, 1, 21, 0)
+    _report_at(agency_db, reports, same, 1, 2, 3)
+    _report_at(agency_db, reports, dt.datetime(2026, 6, 1, 21, 5), 4)
+    feed = {**_feed("beginning"), "watermark": "reported_at", "key": "id", "batch": 2}
+    adapter = _adapter(agency_db, tmp_path, _options(agency_db, events=[feed]))
+    sent: list[OutboundRequest] = []
+
+    async def outbound(request: OutboundRequest) -> None:
+        sent.append(request)
+
+    try:
+        assert await adapter.poll_events(outbound) == 2  # rows 1 and 2: the batch ends inside the tie
+        _report_at(agency_db, reports, same, 5)  # a late row with the same time as the stored position
+        assert await adapter.poll_events(outbound) == 2  # rows 3 and 5: not dropped at the boundary
+        assert await adapter.poll_events(outbound) == 1  # row 4
+        assert await adapter.poll_events(outbound) == 0
+    finally:
+        await adapter.close()
+    assert [r.source.rsplit(":", 1)[1] for r in sent] == ["1", "2", "3", "5", "4"]
+    keys = [r.idempotency_key for r in sent]
+    assert len(set(keys)) == 5, "events with the same time are different messages"
+    assert keys[0] == 'sql:council-case-system:missing:{"value": 1}'
+
+
+async def test_a_query_feed_quotes_its_column_names(agency_db: str, tmp_path: Path) -> None:
+    reports = _events_table(agency_db)
+    _report(agency_db, reports, 1, 2)
+    query = (
+        'SELECT id AS "Event Id", alert_uuid, subject_token, reported_at AS "Reported At", town, risk '
+        "FROM missing_reports"
+    )
+    feed = {**_feed("beginning"), "table": None, "query": query, "watermark": "Reported At", "key": "Event Id"}
+    feed["body"] = {**feed["body"], "occurred_at": "Reported At", "reported_at": "Reported At"}
+    adapter = _adapter(agency_db, tmp_path, _options(agency_db, events=[feed]))
+    sent: list[OutboundRequest] = []
+
+    async def outbound(request: OutboundRequest) -> None:
+        sent.append(request)
+
+    try:
+        assert await adapter.poll_events(outbound) == 2
+        _report(agency_db, reports, 3)
+        assert await adapter.poll_events(outbound) == 1
+    finally:
+        await adapter.close()
+    assert [r.source.rsplit(":", 1)[1] for r in sent] == ["1", "2", "3"]
+
+
+async def test_latest_with_the_database_gone_is_a_retry_not_a_dead_feed(agency_db: str, tmp_path: Path) -> None:
+    reports = _events_table(agency_db)
+    _report(agency_db, reports, 1)
+    adapter = _adapter(agency_db, tmp_path, _options(agency_db, events=[_feed("latest")]))
+    sent: list[str] = []
+
+    async def outbound(request: OutboundRequest) -> None:
+        sent.append(request.source)
+
+    engine = create_engine(agency_db)
+    renamed = text("ALTER TABLE missing_reports RENAME TO missing_reports_away")
+    back = text("ALTER TABLE missing_reports_away RENAME TO missing_reports")
+    try:
+        with engine.begin() as conn:
+            conn.execute(renamed)
+        with pytest.raises(Unavailable) as down:
+            await adapter.poll_events(outbound)
+        assert down.value.code == "adapter.sql.unavailable"
+        with engine.begin() as conn:
+            conn.execute(back)
+        assert await adapter.poll_events(outbound) == 0  # row 1 is history
+        _report(agency_db, reports, 2)
+        assert await adapter.poll_events(outbound) == 1
+    finally:
+        engine.dispose()
+        await adapter.close()
+    assert sent == ["council-case-system:missing:2"]
+
+
+async def test_an_event_feed_puts_the_subject_token_in_the_header_and_passes_over_a_bad_one(
+    agency_db: str, tmp_path: Path
+) -> None:
+    reports = _events_table(agency_db)
+    feed = {**_feed("beginning"), "subject_token": "subject_token"}
+    adapter = _adapter(agency_db, tmp_path, _options(agency_db, events=[feed]))
+    sent: list[OutboundRequest] = []
+
+    async def outbound(request: OutboundRequest) -> None:
+        sent.append(request)
+
+    try:
+        _report(agency_db, reports, 1)
+        _report_at(agency_db, reports, dt.datetime(2026, 6, 1, 22, 0), 2, token="Testy McFakeface")
+        _report(agency_db, reports, 3)
+        assert await adapter.poll_events(outbound) == 2  # row 2's token is not a token: passed over
+    finally:
+        await adapter.close()
+    assert [r.subject_token for r in sent] == ["st1_SYNTHETICsubjectToken001", "st1_SYNTHETICsubjectToken003"]
+
+
+async def test_a_feed_about_a_child_with_no_subject_token_is_refused_at_start(agency_db: str, tmp_path: Path) -> None:
+    _events_table(agency_db)
+    feed = _feed("latest")
+    del feed["body"]["subject_token"]
+    with pytest.raises(ValidationFailed) as refused:
+        _adapter(agency_db, tmp_path, _options(agency_db, events=[feed]))
+    assert refused.value.code == "adapter.sql.no_subject_token"
+    assert "'missing'" in refused.value.message or "missing" in refused.value.message
+
+
+def test_an_event_feed_must_name_its_unique_key(tmp_path: Path) -> None:
+    feed = _feed("latest")
+    del feed["key"]
+    with pytest.raises(ValidationFailed) as refused:
+        _adapter(f"sqlite:///{tmp_path / 'none.sqlite3'}", tmp_path, _options("sqlite://", events=[feed]))
+    assert "key" in refused.value.message

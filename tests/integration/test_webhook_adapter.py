@@ -13,14 +13,15 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from connectors.adapters.base import AdapterContext, DeliveryRefused, DeliveryRetry
-from connectors.adapters.signing import create_secret_file
+from connectors.adapters.signing import MESSAGE_ID_HEADER, SIGNATURE_HEADER, create_secret_file
 from connectors.adapters.webhook import BAD_URL, INSECURE_URL, REFUSED, UNAVAILABLE, WebhookAdapter, factory
 from connectors.sdk.connector import ReceivedMessage
 from onedoor.errors import ValidationFailed
-from onedoor.ids import AgencyId
+from onedoor.ids import AgencyId, MessageId
 from tests.integration.webhook_server import Served, serving
 from tests.unit.triage.world import received
 
@@ -114,6 +115,28 @@ async def test_a_signature_under_the_wrong_secret_is_refused_by_the_agency(serve
     finally:
         await webhook.close()
     assert served.system.refused == ["webhook.signature_mismatch"]
+
+
+async def test_a_replay_under_another_message_id_is_refused_by_the_agency(served: Served, tmp_path: Path) -> None:
+    """Within the five minutes, a captured request sent again with a new OneDoor-Message-Id does not verify."""
+    webhook = adapter(served, tmp_path)
+    message = referral()
+    try:
+        assert await webhook.deliver(message) is True
+    finally:
+        await webhook.close()
+    [(captured, raw)] = served.system.requests
+    replay = {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: captured[SIGNATURE_HEADER.lower()],
+        MESSAGE_ID_HEADER: str(MessageId.new()),
+    }
+    async with httpx.AsyncClient() as client:
+        answer = await client.post(served.url, content=raw, headers=replay)
+    assert answer.status_code == 401
+    assert answer.json() == {"error": "webhook.signature_mismatch"}
+    assert served.system.refused == ["webhook.signature_mismatch"]
+    assert [message_id for message_id, _ in served.system.got] == [message.header.message_id]
 
 
 async def test_a_slow_or_absent_system_means_try_again_later(served: Served, tmp_path: Path) -> None:

@@ -102,6 +102,7 @@ async def test_a_professional_referral_reaches_triage_and_goes_on_under_the_agre
                 assert sent.json()["recipient"] == DESK
 
             desk = processes[DESK].desk
+            assert desk.outbox is not None, "decisions and onward messages share the workbench database's transaction"
             [item] = await _eventually(desk.store.items, "the referral in the triage inbox")
             assert (item.source, item.sender, item.title) == ("professional", POLICE, "Testy McFakeface")
             assert item.message_id == sent.json()["message_id"]

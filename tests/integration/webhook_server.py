@@ -43,11 +43,16 @@ class CaseSystem:
     """(message id header, parsed body) of each request whose signature verified."""
     refused: list[str] = field(default_factory=list)
     """Codes of requests whose signature did not verify."""
+    requests: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    """(headers, raw body) of every request, verified or not: what an eavesdropper could replay."""
 
     async def inbox(self, request: Request) -> Response:
         raw = await request.body()
+        self.requests.append((dict(request.headers), raw))
         try:
-            verify_signature(self.secret, request.headers.get(SIGNATURE_HEADER), raw)
+            verify_signature(
+                self.secret, request.headers.get(SIGNATURE_HEADER), raw, request.headers.get(MESSAGE_ID_HEADER)
+            )
         except SignatureInvalid as exc:
             self.refused.append(exc.code)
             return JSONResponse({"error": exc.code}, status_code=401)

@@ -61,7 +61,7 @@ class SqlAdapter:
         """Write ``message`` if a target maps its contract; ``False`` if none does.
 
         Raises:
-            DeliveryRefused: ``adapter.sql.missing_value``, ``type_mismatch`` or ``rejected``.
+            DeliveryRefused: ``adapter.sql.missing_value``, ``type_mismatch``, ``rejected`` or ``write_failed``.
             DeliveryRetry: ``adapter.sql.unavailable``.
         """
         targets = self._bound.writes.get(str(message.header.contract))

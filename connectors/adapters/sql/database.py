@@ -25,7 +25,14 @@ from sqlalchemy.exc import (
     SQLAlchemyError,
 )
 
-from connectors.adapters.sql.mapping import MESSAGE_FIELDS, EventFeed, SqlOptions, StatusMapping, WriteTarget
+from connectors.adapters.sql.mapping import (
+    MESSAGE_FIELDS,
+    EventFeed,
+    SqlOptions,
+    StatusMapping,
+    WriteTarget,
+    check_subject,
+)
 from contracts.catalog import bundled_contract
 from onedoor.errors import NotFound, Unavailable, ValidationFailed
 from onedoor.ids import AgencyId, Purpose
@@ -198,6 +205,7 @@ def _bind_target(name: str, conn: Connection, options: SqlOptions, target: Write
 
 def _bind_feed(name: str, conn: Connection, options: SqlOptions, feed: EventFeed) -> BoundFeed:
     where = f"events.{feed.name}"
+    check_subject(name, feed)
     try:
         contract = bundled_contract(feed.contract)
     except (NotFound, ValidationFailed):

@@ -1,12 +1,18 @@
-"""Case events: rows of the agency's database after a stored watermark, sent as messages.
+"""Case events: rows of the agency's database after a stored position, sent as messages.
 
-Each feed (``events`` in the mapping) polls a table, view or query for rows whose watermark
-column is above the one stored, in watermark order, and makes one ``OutboundRequest`` per row
-(the body built from columns and constants, nested by field path). The watermark is stored
+Each feed (``events`` in the mapping) polls a table, view or query for the rows after the stored
+``(watermark, key)`` position, in (watermark, key) order (``key`` is a column unique per row, so
+rows sharing a watermark value, two events in the same second, are each read once and never
+dropped at a batch boundary), and makes one ``OutboundRequest`` per row (the body built from
+columns and constants, nested by field path; the header's subject token from the feed's
+``subject_token`` column, or the body's own ``subject_token`` field). The position is stored
 (``<data dir>/sql-watermarks.sqlite3``) after each row the outbox took, so a restart carries
-on where it stopped: at least once, never skipped. A row the connector refuses for good (a
-body that does not fit the contract, no agreement) is logged by its watermark and passed over;
-the outbox or the database being unavailable stops the batch until the next poll.
+on where it stopped, never skipped; each row is sent under the idempotency key
+``sql:<adapter>:<feed>:<key>``, so a crash after the outbox took a row but before its position
+was stored does not send it twice (with the connector's outbox). A row the connector refuses for
+good (a body that does not fit the contract, no agreement, no or a malformed subject token) is
+logged by its key and passed over; the outbox or the database being unavailable (also when
+finding the latest row on the very first start) stops the batch until the next poll.
 """
 
 from __future__ import annotations
@@ -20,13 +26,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, and_, column, or_, select, text
 from sqlalchemy.exc import DBAPIError
 
 from connectors.adapters.base import Outbound, OutboundRequest
 from connectors.adapters.sql.database import UNAVAILABLE, BoundFeed
-from connectors.adapters.sql.mapping import map_key
-from onedoor.errors import OneDoorError, Unavailable
+from connectors.adapters.sql.mapping import NO_SUBJECT_TOKEN, map_key
+from connectors.adapters.subjects import about_a_child, token_or_none
+from onedoor.errors import OneDoorError, Unavailable, ValidationFailed
 from onedoor.ids import AgencyId
 from onedoor.logging import get_logger
 
@@ -34,31 +41,43 @@ log = get_logger(__name__)
 
 WATERMARKS_FILE: Final = "sql-watermarks.sqlite3"
 EVENT_SKIPPED: Final = "adapter.sql.event_skipped"
+BAD_SUBJECT_TOKEN: Final = "adapter.sql.bad_subject_token"  # noqa: S105 - an error code
 
 
 class Watermarks:
-    """The last watermark sent per adapter and feed, in a small SQLite file of the connector's own."""
+    """The last (watermark, key) sent per adapter and feed, in a small SQLite file of the connector's own."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute(
-            "CREATE TABLE IF NOT EXISTS watermarks (adapter TEXT, feed TEXT, value TEXT, PRIMARY KEY (adapter, feed))"
+            "CREATE TABLE IF NOT EXISTS watermarks "
+            "(adapter TEXT, feed TEXT, value TEXT, row_key TEXT, PRIMARY KEY (adapter, feed))"
         )
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(watermarks)")}
+        if "row_key" not in columns:  # a file from before rows were paged on (watermark, key)
+            self._db.execute("ALTER TABLE watermarks ADD COLUMN row_key TEXT")
 
     def get(self, adapter: str, feed: str) -> tuple[bool, Any]:
         """``(stored, value)``: whether a watermark is stored, and its value (``None``: none yet)."""
-        row = self._db.execute(
-            "SELECT value FROM watermarks WHERE adapter = ? AND feed = ?", (adapter, feed)
-        ).fetchone()
-        return (False, None) if row is None else (True, _decode(row[0]))
+        stored, value, _ = self.position(adapter, feed)
+        return stored, value
 
-    def put(self, adapter: str, feed: str, value: Any) -> None:
-        """Store ``value`` as the feed's watermark."""
+    def position(self, adapter: str, feed: str) -> tuple[bool, Any, Any]:
+        """``(stored, watermark, key)`` of the last row passed (``None`` key: every row at the watermark)."""
+        row = self._db.execute(
+            "SELECT value, row_key FROM watermarks WHERE adapter = ? AND feed = ?", (adapter, feed)
+        ).fetchone()
+        if row is None:
+            return False, None, None
+        return True, _decode(row[0]), None if row[1] is None else _decode(row[1])
+
+    def put(self, adapter: str, feed: str, value: Any, key: Any = None) -> None:
+        """Store ``(value, key)`` as the feed's position: the next read starts after that row."""
         self._db.execute(
-            "INSERT INTO watermarks (adapter, feed, value) VALUES (?, ?, ?) "
-            "ON CONFLICT (adapter, feed) DO UPDATE SET value = excluded.value",
-            (adapter, feed, _encode(value)),
+            "INSERT INTO watermarks (adapter, feed, value, row_key) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (adapter, feed) DO UPDATE SET value = excluded.value, row_key = excluded.row_key",
+            (adapter, feed, _encode(value), None if key is None else _encode(key)),
         )
 
     def close(self) -> None:
@@ -87,46 +106,72 @@ def _decode(stored: str) -> Any:
     return item["value"]
 
 
-def read_new(engine: Engine, bound: BoundFeed, after: Any, *, stored: bool) -> list[dict[str, Any]]:
-    """Rows above ``after`` in watermark order (at most ``batch``); ``stored=False``: from the first row.
+def _source(bound: BoundFeed) -> Any:
+    """What the feed selects from: the reflected table, or the operator's query as a subquery.
+
+    A query's columns are addressed as SQLAlchemy columns, so their names are quoted by the dialect
+    (never pasted into SQL text: a mixed-case PostgreSQL name works, a mapping cannot inject SQL).
+    """
+    if bound.table is not None:
+        return bound.table
+    assert bound.query is not None  # noqa: S101 - BoundFeed holds a table or a query
+    names = bound.feed.columns_used()
+    return text(bound.query).columns(*(column(name) for name in names)).subquery("onedoor_events")
+
+
+def read_new(
+    engine: Engine, bound: BoundFeed, after: Any, *, stored: bool, after_key: Any = None
+) -> list[dict[str, Any]]:
+    """Rows after ``(after, after_key)`` in (watermark, key) order (at most ``batch``).
+
+    ``stored=False``: from the first row. ``after_key=None``: after every row at ``after``.
 
     Raises:
         Unavailable: ``adapter.sql.unavailable``.
     """
     feed = bound.feed
+    source = _source(bound)
+    mark, key = source.c[feed.watermark], source.c[feed.key]
+    statement = select(*(source.c[c] for c in feed.columns_used()))
+    if stored and after is not None:
+        if after_key is None or feed.key == feed.watermark:
+            statement = statement.where(mark > after)
+        else:
+            statement = statement.where(or_(mark > after, and_(mark == after, key > after_key)))
+    statement = statement.order_by(mark, key).limit(feed.batch)
     try:
         with engine.connect() as conn:
-            if bound.table is not None:
-                mark = bound.table.c[feed.watermark]
-                statement = select(*(bound.table.c[c] for c in feed.columns_used()))
-                if stored and after is not None:
-                    statement = statement.where(mark > after)
-                rows = conn.execute(statement.order_by(mark).limit(feed.batch)).mappings().all()
-            else:
-                sql = f"SELECT * FROM ({bound.query}) AS onedoor_events"  # noqa: S608 - the operator's own query
-                params: dict[str, Any] = {"n": feed.batch}
-                if stored and after is not None:
-                    sql += f" WHERE {feed.watermark} > :after"
-                    params["after"] = after
-                sql += f" ORDER BY {feed.watermark} LIMIT :n"
-                rows = conn.execute(text(sql), params).mappings().all()
+            rows = conn.execute(statement).mappings().all()
     except DBAPIError as exc:
         raise Unavailable(UNAVAILABLE, f"cannot read events ({type(exc.orig).__name__})") from None
     return [dict(row) for row in rows]
 
 
-def latest(engine: Engine, bound: BoundFeed) -> Any:
-    """The highest watermark there now (``None`` for an empty table)."""
+def latest(engine: Engine, bound: BoundFeed) -> tuple[Any, Any]:
+    """The last row's (watermark, key) there now (``(None, None)`` for an empty table).
+
+    Raises:
+        Unavailable: ``adapter.sql.unavailable``.
+    """
     feed = bound.feed
-    with engine.connect() as conn:
-        if bound.table is not None:
-            return conn.execute(select(func.max(bound.table.c[feed.watermark]))).scalar()
-        sql = f"SELECT MAX({feed.watermark}) FROM ({bound.query}) AS onedoor_events"  # noqa: S608 - the operator's own query
-        return conn.execute(text(sql)).scalar()
+    source = _source(bound)
+    mark, key = source.c[feed.watermark], source.c[feed.key]
+    statement = select(mark, key).order_by(mark.desc(), key.desc()).limit(1)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(statement).first()
+    except DBAPIError as exc:
+        raise Unavailable(UNAVAILABLE, f"cannot read events ({type(exc.orig).__name__})") from None
+    return (None, None) if row is None else (row[0], row[1])
 
 
 def make_request(adapter: str, bound: BoundFeed, row: Mapping[str, Any]) -> OutboundRequest:
-    """The message one event row becomes."""
+    """The message one event row becomes.
+
+    Raises:
+        ValidationFailed: ``adapter.sql.no_subject_token`` (a row about a child with no token) or
+            ``adapter.sql.bad_subject_token`` (not an ``st1_`` token); the row is passed over.
+    """
     feed = bound.feed
     body: dict[str, Any] = {}
     for path, source in feed.body.items():
@@ -134,13 +179,22 @@ def make_request(adapter: str, bound: BoundFeed, row: Mapping[str, Any]) -> Outb
         if source.map is not None and value is not None:
             value = source.map.get(map_key(value), value)
         _put(body, path, _wire(value))
+    subject = feed.subject_column()
+    try:
+        token = None if subject is None else token_or_none(row[subject])
+    except ValueError:
+        raise ValidationFailed(BAD_SUBJECT_TOKEN, f"events.{feed.name}: {subject!r} is not an st1_ token") from None
+    if token is None and about_a_child(feed.contract):
+        raise ValidationFailed(NO_SUBJECT_TOKEN, f"events.{feed.name}: the row has no subject token in {subject!r}")
     return OutboundRequest(
         contract=feed.contract,
         version=feed.version,
         recipients=tuple(AgencyId(r) for r in feed.recipients),
         purpose=feed.purpose,
         body=body,
-        source=f"{adapter}:{feed.name}:{row[feed.watermark]}",
+        source=f"{adapter}:{feed.name}:{row[feed.key]}",
+        idempotency_key=f"sql:{adapter}:{feed.name}:{_encode(row[feed.key])}",
+        subject_token=token,
     )
 
 
@@ -184,22 +238,22 @@ async def poll_once(adapter: str, engine: Engine, bound: BoundFeed, marks: Water
         Unavailable: the database cannot be read (nothing sent, nothing stored).
     """
     feed = bound.feed
-    stored, after = marks.get(adapter, feed.name)
+    stored, after, after_key = marks.position(adapter, feed.name)
     if not stored and feed.start == "latest":
-        marks.put(adapter, feed.name, await asyncio.to_thread(latest, engine, bound))
+        marks.put(adapter, feed.name, *await asyncio.to_thread(latest, engine, bound))
         return 0
-    rows = await asyncio.to_thread(read_new, engine, bound, after, stored=stored)
+    rows = await asyncio.to_thread(read_new, engine, bound, after, stored=stored, after_key=after_key)
     sent = 0
     for row in rows:
-        mark = row[feed.watermark]
+        mark, key = row[feed.watermark], row[feed.key]
         try:
             await out(make_request(adapter, bound, row))
         except OneDoorError as exc:
             if exc.retriable:
                 log.warning("adapter.sql.event_deferred", adapter=adapter, feed=feed.name, code=exc.code)
                 return sent
-            log.warning(EVENT_SKIPPED, adapter=adapter, feed=feed.name, watermark=str(mark), code=exc.code)
+            log.warning(EVENT_SKIPPED, adapter=adapter, feed=feed.name, key=str(key), code=exc.code)
         else:
             sent += 1
-        marks.put(adapter, feed.name, mark)
+        marks.put(adapter, feed.name, mark, key)
     return sent

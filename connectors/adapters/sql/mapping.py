@@ -43,7 +43,11 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from connectors.adapters.subjects import BODY_FIELD, about_a_child
 from connectors.status.messages import NrmStage, StatusFlag
+from onedoor.errors import ValidationFailed
+
+NO_SUBJECT_TOKEN: Final = "adapter.sql.no_subject_token"  # noqa: S105 - an error code
 
 MESSAGE_FIELDS: Final = (
     "$message_id",
@@ -249,6 +253,14 @@ class EventFeed(_Strict):
     query: str | None = None
     watermark: str = Field(min_length=1)
     """A column that only grows (an id or a timestamp): rows above the stored value are new."""
+    key: str = Field(min_length=1)
+    """A column unique per row (the primary key; may be the watermark itself): rows are read in
+    (watermark, key) order, so rows sharing a watermark value are all sent, and each is sent under
+    the idempotency key ``sql:<adapter>:<feed>:<key>``."""
+    subject_token: str | None = None
+    """The column holding the young person's ``st1_`` token, put in the envelope header (the hub applies
+    their recorded consent by it). Required for a contract about a child unless the body maps its own
+    ``subject_token`` field from a column."""
     start: Literal["latest", "beginning"] = "latest"
     """On the very first run: skip the rows already there (``latest``) or send them all."""
     poll_seconds: float = Field(default=10.0, gt=0, le=3600)
@@ -267,9 +279,31 @@ class EventFeed(_Strict):
         return self
 
     def columns_used(self) -> list[str]:
-        """The watermark and every column the body reads, once each."""
-        names = [self.watermark] + [s.column for s in self.body.values() if s.column is not None]
+        """The watermark, the key, the subject token's column and every column the body reads, once each."""
+        names = [self.watermark, self.key, *([self.subject_token] if self.subject_token else [])]
+        names += [s.column for s in self.body.values() if s.column is not None]
         return list(dict.fromkeys(names))
+
+    def subject_column(self) -> str | None:
+        """The column the header's subject token comes from: ``subject_token``, else the body's own field's."""
+        if self.subject_token is not None:
+            return self.subject_token
+        own = self.body.get(BODY_FIELD)
+        return None if own is None else own.column
+
+
+def check_subject(adapter: str, feed: EventFeed) -> None:
+    """Refuse a feed of a contract about a child whose messages would carry no subject token.
+
+    Raises:
+        ValidationFailed: ``adapter.sql.no_subject_token``.
+    """
+    if about_a_child(feed.contract) and feed.subject_column() is None:
+        raise ValidationFailed(
+            NO_SUBJECT_TOKEN,
+            f"adapter {adapter!r}: events.{feed.name}: {feed.contract} is about a child: name the column holding "
+            "the young person's st1_ token (subject_token: <column>), so the hub can apply their recorded consent",
+        )
 
 
 class SqlOptions(_Strict):

@@ -4,8 +4,12 @@ Every row is made before anything is written, so a message that cannot be mapped
 column left empty, a value the column's type cannot hold) is refused with nothing written:
 ``adapter.sql.missing_value`` or ``adapter.sql.type_mismatch`` (``DeliveryRefused``, naming the
 table, column and field, never a value). The database refusing the row (a constraint) is
-``adapter.sql.rejected``; the database down or busy is ``adapter.sql.unavailable``
-(``DeliveryRetry``). A row whose ``dedupe_on`` value is already there was written before: not again.
+``adapter.sql.rejected``; the database down, unreachable, busy or timing out is
+``adapter.sql.unavailable`` (``DeliveryRetry``). Any other database error (permission denied, a
+table or column dropped since the start, an unsupported statement) will not go away by trying
+again: ``adapter.sql.write_failed`` (``DeliveryRefused``, naming the table and the kind of error,
+never a value), so the message is parked with a reason instead of blocking the inbox. A row whose
+``dedupe_on`` value is already there was written before: not again.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from sqlalchemy import JSON, Boolean, Column, Date, DateTime, Engine, Integer, Numeric, String, insert, select
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from connectors.adapters.base import DeliveryRefused, DeliveryRetry
 from connectors.adapters.sql.database import UNAVAILABLE, BoundTarget
@@ -27,6 +32,17 @@ from connectors.sdk.connector import ReceivedMessage
 MISSING_VALUE: Final = "adapter.sql.missing_value"
 TYPE_MISMATCH: Final = "adapter.sql.type_mismatch"
 REJECTED: Final = "adapter.sql.rejected"
+WRITE_FAILED: Final = "adapter.sql.write_failed"
+
+# SQLite reports schema and permission problems as OperationalError, like a locked database:
+# these texts (from sqlite3's messages) mark the ones trying again will not cure.
+_SQLITE_PERMANENT: Final = (
+    ("no such table", "the table does not exist"),
+    ("no such column", "a column does not exist"),
+    ("has no column named", "a column does not exist"),
+    ("readonly database", "the database is read-only"),
+    ("not authorized", "not authorised"),
+)
 
 
 class _Mismatch(Exception):
@@ -37,15 +53,17 @@ def write_message(name: str, engine: Engine, targets: Sequence[BoundTarget], mes
     """Write ``message`` as one row per target, all in one transaction; how many rows were new.
 
     Raises:
-        DeliveryRefused: ``adapter.sql.missing_value``, ``type_mismatch`` or ``rejected``.
+        DeliveryRefused: ``adapter.sql.missing_value``, ``type_mismatch``, ``rejected`` or ``write_failed``.
         DeliveryRetry: ``adapter.sql.unavailable``.
     """
     received_at = dt.datetime.now(dt.UTC)
     rows = [(bound, make_row(name, bound, message, received_at)) for bound in targets]
     written = 0
+    table = rows[0][0].table.name if rows else "?"
     try:
         with engine.begin() as conn:
             for bound, row in rows:
+                table = bound.table.name
                 dedupe = bound.target.dedupe_on
                 if dedupe is not None:
                     column = bound.table.c[dedupe]
@@ -58,10 +76,53 @@ def write_message(name: str, engine: Engine, targets: Sequence[BoundTarget], mes
             REJECTED, f"adapter {name!r}: the database refused the row ({type(exc.orig).__name__}); nothing written"
         ) from None
     except DBAPIError as exc:
+        kind = type(exc.orig).__name__
+        permanent = permanent_reason(engine, exc)
+        if permanent is None:
+            raise DeliveryRetry(UNAVAILABLE, f"adapter {name!r}: cannot write to its database now ({kind})") from None
+        raise DeliveryRefused(
+            WRITE_FAILED,
+            f"adapter {name!r}: the database would not write to table {table} ({kind}: {permanent}); nothing written",
+        ) from None
+    except PoolTimeout:
         raise DeliveryRetry(
-            UNAVAILABLE, f"adapter {name!r}: cannot write to its database now ({type(exc.orig).__name__})"
+            UNAVAILABLE, f"adapter {name!r}: cannot write to its database now (no free connection)"
         ) from None
     return written
+
+
+def permanent_reason(engine: Engine, exc: DBAPIError) -> str | None:
+    """Why trying ``exc``'s write again will not help, or ``None`` if it may (the database down or busy).
+
+    Connection-level errors (a lost or refused connection, a timeout, a lock, a deadlock: the
+    DB-API's ``OperationalError`` and ``InterfaceError``, or anything the dialect calls a
+    disconnect) are transient. SQLite also raises ``OperationalError`` for a missing table or
+    column, which is not. Everything else (``ProgrammingError`` such as permission denied or an
+    undefined column, ``InternalError``, ``NotSupportedError``) is permanent. The reason never
+    quotes the driver's text, which may hold a value.
+    """
+    if exc.connection_invalidated or _is_disconnect(engine, exc):
+        return None
+    if isinstance(exc, OperationalError):
+        if engine.dialect.name == "sqlite":
+            text = str(exc.orig).lower()
+            for marker, reason in _SQLITE_PERMANENT:
+                if marker in text:
+                    return reason
+        return None
+    if isinstance(exc, InterfaceError):
+        return None
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate.isalnum() and len(sqlstate) == 5:
+        return f"SQLSTATE {sqlstate}"
+    return "the database refused the statement"
+
+
+def _is_disconnect(engine: Engine, exc: DBAPIError) -> bool:
+    try:
+        return bool(engine.dialect.is_disconnect(exc.orig, None, None))  # type: ignore[arg-type]
+    except Exception:  # noqa: BLE001 - a dialect that cannot tell without a connection: not a disconnect
+        return False
 
 
 def make_row(name: str, bound: BoundTarget, message: ReceivedMessage, received_at: dt.datetime) -> dict[str, Any]:

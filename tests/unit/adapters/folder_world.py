@@ -20,7 +20,9 @@ COLUMNS = {
     "Consent": "consent.status",
 }
 DEFAULTS: dict[str, Any] = {"referrer.kind": "PROFESSIONAL", "consent.status": "NOT_SOUGHT_RISK_TO_CHILD"}
-HEADER = list(COLUMNS)
+SUBJECT_COLUMN = "Subject token"
+"""The column with the young person's st1_ token (the folder's ``subject_token`` option): not a body field."""
+HEADER = [*COLUMNS, SUBJECT_COLUMN]
 OPTIONS_COLUMNS = dict(COLUMNS)
 
 
@@ -44,6 +46,7 @@ def row(**cells: str) -> dict[str, str]:
         "County lines": "yes",
         "Referrer": "Officer Fakename",
         "Consent": "",
+        SUBJECT_COLUMN: "st1_SYNTHETICfolderToken0001",
     }
     good.update({k.replace("_", " "): v for k, v in cells.items()})
     return good

@@ -19,16 +19,19 @@ from connectors.adapters.base import AdapterContext, OutboundRequest
 from connectors.adapters.folder import (
     ALREADY_PROCESSED,
     BAD_OPTIONS,
+    BAD_SUBJECT_TOKEN,
+    NO_SUBJECT_TOKEN,
     NOT_SENT,
     SENT,
     UNKNOWN_CONTRACT,
     FolderAdapter,
+    _write_atomically,
     factory,
 )
 from connectors.adapters.folder_mapping import BAD_DATE, BAD_MAPPING, MISSING_COLUMN
 from onedoor.errors import Forbidden, Unavailable, ValidationFailed
 from onedoor.ids import AgencyId
-from tests.unit.adapters.folder_world import COLUMNS, DEFAULTS, HEADER, csv_line, row
+from tests.unit.adapters.folder_world import COLUMNS, DEFAULTS, HEADER, SUBJECT_COLUMN, csv_line, row
 from tests.unit.triage.world import received
 
 DESK = "test-triage-desk"
@@ -57,6 +60,7 @@ def options(**changes: Any) -> dict[str, Any]:
         "folder": "drop",
         "recipients": [DESK],
         "columns": COLUMNS,
+        "subject_token": SUBJECT_COLUMN,
         "defaults": DEFAULTS,
         "date_format": "%d/%m/%Y",
         "poll_seconds": 0.01,
@@ -79,8 +83,14 @@ def good(n: int) -> list[str]:
     return [",".join(HEADER), *(csv_line(row(First_name=f"Testy{i}")) for i in range(n))]
 
 
+def reported(adapter: FolderAdapter, name: str, kind: str = "report") -> list[Path]:
+    """The ``<file>.<hash>[.again-<time>].<kind>.csv`` files for ``name``, oldest first."""
+    found = adapter.root.joinpath("reports").glob(f"{name}.*.{kind}.csv")
+    return sorted(found, key=lambda p: p.stat().st_mtime_ns)
+
+
 def report(adapter: FolderAdapter, name: str) -> list[dict[str, str]]:
-    text = (adapter.root / "reports" / f"{name}.report.csv").read_text()
+    text = reported(adapter, name)[-1].read_text()
     return list(csv.DictReader(io.StringIO(text)))
 
 
@@ -105,8 +115,9 @@ async def test_a_good_file_is_sent_row_by_row_reported_and_moved_to_done(tmp_pat
         "safeguarding-referral",
     )
     assert first.source == f"drop:{outcome.digest[:16]}:2", "source names the file by hash, not by name"
+    assert first.subject_token == "st1_SYNTHETICfolderToken0001", "the row's token goes to the header"
     assert [(r["row"], r["code"]) for r in report(adapter, "monday.csv")] == [("2", SENT), ("3", SENT), ("4", SENT)]
-    assert not (adapter.root / "reports" / "monday.csv.rejected.csv").exists()
+    assert not reported(adapter, "monday.csv", "rejected")
     assert not (adapter.incoming / "monday.csv").exists()
     assert (adapter.root / "done" / "monday.csv").exists()
 
@@ -126,7 +137,7 @@ async def test_a_row_with_a_bad_date_is_rejected_with_a_report_and_the_others_ar
     ]
     assert "Synthia" not in json.dumps(lines), "no personal data in the report"
     assert "2010-13-45" not in json.dumps(lines)
-    rejected = (adapter.root / "reports" / "tuesday.csv.rejected.csv").read_text()
+    rejected = reported(adapter, "tuesday.csv", "rejected")[0].read_text()
     assert list(csv.reader(io.StringIO(rejected))) == [HEADER, next(csv.reader(io.StringIO(bad)))]
 
     # Staff fix the date in the rejected file and drop it again: only that row is sent.
@@ -148,7 +159,7 @@ async def test_a_file_missing_a_required_column_is_rejected_whole(tmp_path: Path
     assert [(r["row"], r["column"], r["code"]) for r in report(adapter, "no-urgency.csv")] == [
         ("1", "Urgency", MISSING_COLUMN)
     ]
-    assert (adapter.root / "reports" / "no-urgency.csv.rejected.csv").read_bytes() == data
+    assert reported(adapter, "no-urgency.csv", "rejected")[0].read_bytes() == data
     assert (adapter.root / "done" / "no-urgency.csv").exists()
 
 
@@ -221,6 +232,9 @@ async def test_the_same_file_dropped_again_sends_nothing(tmp_path: Path) -> None
     [outcome] = await settle(adapter, outbox)
     assert (outcome.status, len(outbox.requests)) == ("duplicate", 2)
     assert [r["code"] for r in report(adapter, "friday.csv")] == [ALREADY_PROCESSED]
+    first, again = reported(adapter, "friday.csv")
+    assert [r["code"] for r in csv.DictReader(io.StringIO(first.read_text()))] == [SENT, SENT], "first report kept"
+    assert ".again-" in again.name
     assert len(list((adapter.root / "done").iterdir())) == 2, "the second copy is kept beside the first"
 
 
@@ -262,3 +276,90 @@ def test_bad_options_are_refused_with_a_code_naming_the_option(
         build(tmp_path, **changes)
     assert refused.value.code == code, sentence
     assert named in refused.value.message, sentence
+
+
+async def test_rows_carry_their_subject_token_and_rows_without_one_are_rejected(tmp_path: Path) -> None:
+    adapter = build(tmp_path)
+    outbox = Outbox()
+    lines = [
+        ",".join(HEADER),
+        csv_line(row(First_name="Testy", Subject_token="st1_SYNTHETICfolderToken0042")),
+        csv_line(row(First_name="Synthia", Subject_token="")),
+        csv_line(row(First_name="Fakey", Subject_token="Fakey McFakerson")),
+    ]
+    drop(adapter, "tokens.csv", lines)
+    [outcome] = await settle(adapter, outbox)
+    assert (outcome.sent, outcome.rejected) == (1, 2)
+    assert [r.subject_token for r in outbox.requests] == ["st1_SYNTHETICfolderToken0042"]
+    lines_out = report(adapter, "tokens.csv")
+    assert [(r["row"], r["column"], r["code"]) for r in lines_out] == [
+        ("2", "", SENT),
+        ("3", SUBJECT_COLUMN, NO_SUBJECT_TOKEN),
+        ("4", SUBJECT_COLUMN, BAD_SUBJECT_TOKEN),
+    ]
+    assert "McFakerson" not in json.dumps(lines_out), "the report never quotes a cell"
+
+
+async def test_a_file_without_the_subject_token_column_is_rejected_whole(tmp_path: Path) -> None:
+    adapter = build(tmp_path)
+    outbox = Outbox()
+    header = [c for c in HEADER if c != SUBJECT_COLUMN]
+    drop(adapter, "no-token.csv", [",".join(header), ",".join(f'"{row()[c]}"' for c in header)])
+    [outcome] = await settle(adapter, outbox)
+    assert (outcome.status, outbox.requests) == ("rejected", [])
+    assert [(r["column"], r["code"]) for r in report(adapter, "no-token.csv")] == [(SUBJECT_COLUMN, MISSING_COLUMN)]
+
+
+def test_a_folder_of_a_contract_about_a_child_must_name_its_subject_token_column(tmp_path: Path) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        build(tmp_path, subject_token=None)
+    assert refused.value.code == NO_SUBJECT_TOKEN
+    assert "subject_token" in refused.value.message
+
+
+async def test_an_alert_folder_takes_the_header_token_from_the_bodys_own_field(tmp_path: Path) -> None:
+    columns = {"Alert": "alert_id", "Token": "subject_token", "When": "occurred_at", "Reported": "reported_at"}
+    adapter = build(
+        tmp_path,
+        contract="onedoor.alert.Alert",
+        columns=columns,
+        defaults={"kind": "MISSING_EPISODE"},
+        subject_token=None,
+    )
+    outbox = Outbox()
+    token = "st1_SYNTHETICalertToken00001"
+    drop(adapter, "alerts.csv", ["Alert,Token,When,Reported", f"a-1,{token},01/06/2026,01/06/2026"])
+    [outcome] = await settle(adapter, outbox)
+    assert outcome.sent == 1, outcome.problems
+    assert outbox.requests[0].subject_token == token
+
+
+async def test_reports_and_rejected_rows_are_owner_only_and_a_later_file_of_the_same_name_keeps_them(
+    tmp_path: Path,
+) -> None:
+    adapter = build(tmp_path)
+    outbox = Outbox()
+    for sub in ("incoming", "reports", "done"):
+        assert (adapter.root / sub).stat().st_mode & 0o777 == 0o700, sub
+    bad = csv_line(row(First_name="Synthia", Date_of_birth="2010-13-45"))
+    drop(adapter, "daily.csv", [*good(1), bad])
+    await settle(adapter, outbox)
+    drop(adapter, "daily.csv", [*good(2), bad])  # the next day's file, the same name
+    await settle(adapter, outbox)
+    assert len(reported(adapter, "daily.csv")) == 2, "the first day's report is kept"
+    rejected = reported(adapter, "daily.csv", "rejected")
+    assert len(rejected) == 2
+    for path in [*rejected, *reported(adapter, "daily.csv")]:
+        assert path.stat().st_mode & 0o777 == 0o600, path.name
+    assert not [p for p in (adapter.root / "reports").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_symlink_planted_at_a_temporary_name_is_not_followed(tmp_path: Path) -> None:
+    target = tmp_path / "report.csv"
+    outside = tmp_path / "outside.txt"
+    outside.write_text("untouched")
+    (tmp_path / ".report.csv.tmp").symlink_to(outside)
+    _write_atomically(target, b"row,column,code,message\n")
+    assert outside.read_text() == "untouched"
+    assert target.read_bytes() == b"row,column,code,message\n"
+    assert target.stat().st_mode & 0o777 == 0o600

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
+import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from pydantic import SecretStr
 
@@ -71,3 +75,45 @@ def test_previous_keys_must_open_and_a_pending_rotation_is_named(tmp_path: Path)
     pending = previous_keys_result(_config(tmp_path, PASSPHRASE), now=NOW)
     assert (pending.ok, pending.code) == (False, "check.previous_keys")
     assert "interrupted rotation" in pending.message
+
+
+def test_a_directory_the_check_cannot_parse_is_a_failed_check_not_a_traceback() -> None:
+    keys = AgencyKeyPair.generate(AGENCY)
+    good = _directory(keys, signing_until=NOW + timedelta(days=60))
+    bad_time = _directory(keys, signing_until=None)
+    bad_time["agencies"][0]["signing_keys"][0]["not_after"] = "next tuesday"
+    not_objects = {"agencies": [{"id": AGENCY, "signing_keys": ["k1_x"], "encryption_keys": []}]}
+    not_lists = {"agencies": [{"id": AGENCY, "signing_keys": {"key_id": "k1_x"}}]}
+    for document in (bad_time, not_objects, not_lists, {"agencies": "none"}, ["not", "a", "directory"]):
+        result = key_lifetime_result(document, keys, now=NOW)
+        assert (result.ok, result.code) == (False, "check.key_lifetime_unreadable"), document
+        assert "could not read the key lifetimes" in result.message
+    # A time without a zone is read as UTC (the hub writes UTC), not a TypeError.
+    naive = _directory(keys, signing_until=None)
+    naive["agencies"][0]["signing_keys"][0]["not_after"] = (NOW + timedelta(days=3)).replace(tzinfo=None).isoformat()
+    warned = key_lifetime_result(naive, keys, now=NOW)
+    assert warned.ok
+    assert "expires in 3 days" in warned.message
+    assert key_lifetime_result(good, keys, now=NOW).ok
+
+
+def test_keeping_a_previous_key_again_replaces_its_not_after_atomically(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = X25519PrivateKey.generate()
+    keep_previous(tmp_path / "keys", key, NOW + timedelta(days=1), PASSPHRASE.encode())
+    [meta] = (tmp_path / "keys" / "previous").glob("*.json")
+    seen: list[str] = []
+    real_replace = os.replace
+
+    def watching_replace(source: Any, target: Any) -> None:
+        # Right up to the rename, the previous not_after is still there for a reader.
+        seen.append(json.loads(Path(target).read_text())["not_after"])
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", watching_replace)
+    keep_previous(tmp_path / "keys", key, NOW + timedelta(days=2), PASSPHRASE.encode())
+    assert seen == [(NOW + timedelta(days=1)).isoformat()]
+    assert json.loads(meta.read_text())["not_after"] == (NOW + timedelta(days=2)).isoformat()
+    assert stat.S_IMODE(meta.stat().st_mode) == 0o600
+    assert sorted(p.name for p in meta.parent.iterdir() if p.name.startswith(".")) == [], "no temporary file left"

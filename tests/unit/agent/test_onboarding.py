@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
+from connectors.agent import init as init_module
 from connectors.agent.cli import app
 from connectors.agent.config import load_config_file
 from connectors.agent.init import CONFIG_FILE, REQUEST_FILE, TOKEN_FILE, initialise
@@ -28,12 +29,12 @@ from connectors.agent.keyfiles import (
     load_previous,
 )
 from connectors.agent.runtime import load_keys
-from hub.agencies.enums import AgencyKind
+from hub.agencies.enums import AgencyKind, KeyUse
 from hub.agencies.request import MAX_AGE, make_request, verify_request
 from hub.agencies.schemas import b64url
 from onedoor.envelope.keys import AgencyKeyPair
 from onedoor.errors import ValidationFailed
-from onedoor.ids import AgencyId
+from onedoor.ids import AgencyId, KeyId
 
 AGENCY = AgencyId("lb-fakeborough-csc")
 PASSPHRASE = b"correct horse battery staple"
@@ -270,3 +271,61 @@ def test_rotate_and_revoke_cli_say_what_is_wrong_before_calling_the_hub(
     assert "wrong passphrase" in wrong.output
     assert "Traceback" not in wrong.output
     assert not (home / "keys" / "pending").exists(), "nothing made before the keys opened"
+
+
+def test_init_refuses_a_directory_that_holds_anything_and_leaves_its_mode(tmp_path: Path) -> None:
+    home = tmp_path / "somebodys-home"
+    home.mkdir(mode=0o755)
+    os.chmod(home, 0o755)  # noqa: S103 - a home directory as people have it
+    (home / "notes.txt").write_text("not the connector's")
+    with pytest.raises(ValidationFailed) as refused:
+        _init(home)
+    assert refused.value.code == "connector.directory_not_empty"
+    assert _mode(home) == 0o755, "an existing directory's mode is not changed"
+    assert sorted(p.name for p in home.iterdir()) == ["notes.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["somebodys-home"], "no temporary directory left"
+    empty = tmp_path / "empty"
+    empty.mkdir(mode=0o755)
+    _init(empty)
+    assert _mode(empty) == 0o700
+    assert (empty / CONFIG_FILE).exists()
+
+
+def test_an_init_failing_half_way_leaves_nothing_and_a_rerun_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "connector"
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(init_module, "make_request", broken)
+    with pytest.raises(OSError, match="simulated"):
+        _init(home)
+    assert list(tmp_path.iterdir()) == [], "neither the directory nor a temporary one is left"
+    monkeypatch.undo()
+    _init(home)
+    assert (home / "keys" / "signing.pem").exists()
+    assert load_config_file(home / CONFIG_FILE).keys_dir == home.resolve() / "keys"
+
+
+def test_rotate_keys_prints_the_revoke_commands_when_revoking_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from connectors.agent import rotate  # noqa: PLC0415 - only this test replaces its hub calls
+
+    home = tmp_path / "connector"
+    _init(home)
+    old_signing, new_signing = KeyId("k1_" + "a" * 32), KeyId("k1_" + "b" * 32)
+    done = [rotate.Rotated(KeyUse.SIGNING, old_signing, new_signing, datetime(2026, 12, 1, tzinfo=UTC))]
+
+    async def fails_to_revoke(*_args: object, **_kwargs: object) -> list[rotate.Rotated]:
+        raise rotate.RevocationIncomplete(done, [(old_signing, "hub.unreachable")])
+
+    monkeypatch.setattr(rotate, "rotate_keys", fails_to_revoke)
+    config = home / CONFIG_FILE
+    result = CliRunner().invoke(app, ["rotate-keys", "--connector", str(config), "--no-encryption", "--revoke-old"])
+    assert result.exit_code == 1
+    assert f"signing: {old_signing} -> {new_signing} (old key NOT revoked)" in result.output
+    assert "connector.revoke_incomplete" in result.output
+    assert f"onedoor connector revoke-key {old_signing} --connector {config}" in result.output

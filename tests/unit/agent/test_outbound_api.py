@@ -17,11 +17,12 @@ import httpx
 import pytest
 
 from connectors.agent.api import create_app
-from connectors.agent.outbound_api import LEDGER_FILE, OutboundIn, RequestLedger
+from connectors.agent.outbound_api import LEDGER_FILE, OutboundIn, RequestLedger, checked, outbox_key
+from connectors.outbox import Durability
 from connectors.sdk import Connector
 from connectors.sdk.codec import ContractCodecs
 from onedoor.envelope.header import Header
-from onedoor.errors import Unavailable
+from onedoor.errors import Forbidden, OneDoorError, Unavailable
 from onedoor.topics import TopicNames
 from tests.factories import World
 from tests.unit.agent.fakes import TOKEN, FakeBackend, config
@@ -53,16 +54,16 @@ class SealingConnector:
         )
     )
     sent: list[dict[str, Any]] = field(default_factory=list)
-    fail_next: bool = False
+    fail_next: OneDoorError | None = None
 
     @property
     def directory(self) -> Any:
         return self.real.directory
 
     async def send(self, **message: Any) -> list[Header]:
-        if self.fail_next:
-            self.fail_next = False
-            raise Unavailable("outbox.unavailable", "the outbox is down")
+        if self.fail_next is not None:
+            failure, self.fail_next = self.fail_next, None
+            raise failure
         sealed = self.real.seal(**message)
         self.sent.append(message)
         return [s.header for s in sealed]
@@ -212,10 +213,10 @@ async def test_a_retried_post_with_the_same_idempotency_key_sends_once(
 async def test_a_send_that_failed_may_be_retried_under_the_same_key(
     client: httpx.AsyncClient, backend: Backend
 ) -> None:
-    backend.connector.fail_next = True
+    backend.connector.fail_next = Forbidden("sharing.denied", "no agreement permits it")  # raised while sealing
     key = {**AUTH, "Idempotency-Key": "req-0003"}
     failed = await client.post("/outbound", headers=key, json=alert())
-    assert (failed.status_code, failed.json()["code"]) == (503, "outbox.unavailable")
+    assert (failed.status_code, failed.json()["code"]) == (403, "sharing.denied")
     retried = await client.post("/outbound", headers=key, json=alert())
     assert (retried.status_code, retried.json()["replayed"]) == (202, False)
     assert len(backend.connector.sent) == 1
@@ -237,3 +238,102 @@ async def test_a_key_left_pending_by_a_stopped_connector_is_an_unknown_outcome(
     answer = await client.post("/outbound", headers={**AUTH, "Idempotency-Key": "req-0004"}, json=request)
     assert (answer.status_code, answer.json()["code"]) == (409, "outbound.outcome_unknown")
     assert len(backend.connector.sent) == 1
+
+
+async def test_with_an_outbox_a_key_left_pending_by_a_stopped_connector_is_sent_once(
+    tmp_path: Path, client: httpx.AsyncClient, backend: Backend
+) -> None:
+    # The connector was killed after the outbox took the message, before the ledger recorded the answer.
+    durability = Durability.open(
+        f"sqlite:///{tmp_path / 'outbox.sqlite3'}", bootstrap_servers="unused:9092", topic="t", client_id="test"
+    )
+    backend.connector.real.outbox = durability.outbox
+    backend.connector.outbox = durability.outbox  # type: ignore[attr-defined]
+    backend.connector.send = backend.connector.real.send  # type: ignore[method-assign]
+    request = alert()
+    stopped = RequestLedger(config(tmp_path).data_directory / LEDGER_FILE)
+    fingerprint = hashlib.sha256(
+        json.dumps(OutboundIn.model_validate(request).model_dump(mode="json"), sort_keys=True).encode()
+    ).hexdigest()
+    assert stopped.begin("req-0005", fingerprint) is None
+    stopped.close()
+    arguments = {
+        "contract": request["contract"],
+        "version": request["version"],
+        "recipients": request["recipients"],
+        "purpose": request["purpose"],
+        "body": request["body"],
+    }
+    checked_request = OutboundIn.model_validate(arguments)
+    first = await backend.connector.real.send(
+        **checked(checked_request, backend.connector.directory, ContractCodecs.bundled()),
+        idempotency_key=outbox_key("req-0005"),
+    )
+    answer = await client.post("/outbound", headers={**AUTH, "Idempotency-Key": "req-0005"}, json=request)
+    assert answer.status_code == 202, answer.json()
+    assert [e["message_id"] for e in answer.json()["envelopes"]] == [str(h.message_id) for h in first]
+    assert durability.store.pending_count() == 1, "the outbox already held it: nothing added"
+    replay = await client.post("/outbound", headers={**AUTH, "Idempotency-Key": "req-0005"}, json=request)
+    assert (replay.status_code, replay.json()["replayed"]) == (202, True)
+    assert durability.store.pending_count() == 1
+    durability.store.close()
+
+
+@dataclass
+class PublishingConnector(SealingConnector):
+    """Seals for real and "publishes" envelope by envelope, failing after ``publish_fails_after`` of them."""
+
+    published: list[str] = field(default_factory=list)
+    publish_fails_after: int | None = None
+    seal_fails: bool = False
+
+    def seal(self, **message: Any) -> list[Any]:
+        if self.seal_fails:
+            self.seal_fails = False
+            raise Forbidden("sharing.denied", "no agreement permits it")
+        return self.real.seal(**message)
+
+    async def publish_all(self, sealed: list[Any]) -> None:
+        for item in sealed:
+            if self.publish_fails_after is not None and len(self.published) >= self.publish_fails_after:
+                self.publish_fails_after = None
+                raise Unavailable("kafka.unavailable", "the broker went away")
+            self.published.append(str(item.header.message_id))
+
+
+async def test_a_send_that_failed_while_publishing_is_an_unknown_outcome_not_a_second_send(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    connector = PublishingConnector(publish_fails_after=0)
+    backend.connector = connector
+    key = {**AUTH, "Idempotency-Key": "req-0006"}
+    failed = await client.post("/outbound", headers=key, json=alert())
+    assert (failed.status_code, failed.json()["code"]) == (503, "kafka.unavailable")
+    retried = await client.post("/outbound", headers=key, json=alert())
+    assert (retried.status_code, retried.json()["code"]) == (409, "outbound.outcome_unknown")
+    assert connector.published == [], "nothing was published again under the same key"
+
+
+async def test_a_send_that_failed_while_sealing_may_be_retried_and_is_published_once(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    connector = PublishingConnector(seal_fails=True)
+    backend.connector = connector
+    key = {**AUTH, "Idempotency-Key": "req-0007"}
+    failed = await client.post("/outbound", headers=key, json=alert())
+    assert (failed.status_code, failed.json()["code"]) == (403, "sharing.denied")
+    retried = await client.post("/outbound", headers=key, json=alert())
+    assert (retried.status_code, retried.json()["replayed"]) == (202, False)
+    assert connector.published == [e["message_id"] for e in retried.json()["envelopes"]]
+
+
+async def test_a_send_only_connector_failing_after_sealing_is_an_unknown_outcome(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    backend.connector.fail_next = Unavailable("kafka.unavailable", "the broker went away")
+    key = {**AUTH, "Idempotency-Key": "req-0008"}
+    failed = await client.post("/outbound", headers=key, json=alert())
+    assert failed.status_code == 503
+    retried = await client.post("/outbound", headers=key, json=alert())
+    assert (retried.status_code, retried.json()["code"]) == (409, "outbound.outcome_unknown")
+    assert backend.connector.sent == []

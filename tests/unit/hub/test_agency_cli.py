@@ -41,8 +41,13 @@ def test_approve_sends_the_request_unchanged_and_prints_the_keys(hub: FakeHub, t
     path = tmp_path / "registration-request.json"
     path.write_text(json.dumps(request))
     hub.responses = {("POST", "/agencies/registrations"): (201, _agency(keys))}
-    result = CliRunner().invoke(app, ["agency", "approve", str(path)], env={"ONEDOOR_TOKEN": "fake-token"})
+    result = CliRunner().invoke(
+        app,
+        ["agency", "approve", str(path), "--expect-signing-key", keys.signing_key_id],
+        env={"ONEDOOR_TOKEN": "fake-token"},
+    )
     assert result.exit_code == 0, result.output
+    assert f"signing key {keys.signing_key_id}, encryption key {keys.encryption_key_id}" in result.stdout
     assert json.loads(hub.seen[0].content) == request, "the signed request is sent byte-for-byte in meaning"
     assert f"registered {AGENCY} (police)" in result.stdout
     assert str(keys.signing_key_id) in result.stdout
@@ -58,12 +63,13 @@ def test_approve_prints_the_hubs_refusal_and_a_bad_file_in_words(hub: FakeHub, t
             {"code": "registration.bad_signature", "message": "the signature does not verify", "error_id": "e1"},
         )
     }
-    refused = CliRunner().invoke(app, ["agency", "approve", str(path)], env={"ONEDOOR_TOKEN": "t"})
+    expect = ["--expect-signing-key", "k1_" + "a" * 32]
+    refused = CliRunner().invoke(app, ["agency", "approve", str(path), *expect], env={"ONEDOOR_TOKEN": "t"})
     assert refused.exit_code == 1
     assert "registration.bad_signature" in refused.output
     bad = tmp_path / "bad.json"
     bad.write_text("not json")
-    unreadable = CliRunner().invoke(app, ["agency", "approve", str(bad)], env={"ONEDOOR_TOKEN": "t"})
+    unreadable = CliRunner().invoke(app, ["agency", "approve", str(bad), *expect], env={"ONEDOOR_TOKEN": "t"})
     assert unreadable.exit_code == 1
     assert "is not JSON" in unreadable.output
     assert len(hub.seen) == 1, "nothing sent for a file that is not JSON"
@@ -75,3 +81,24 @@ def test_revoke_key_calls_the_operator_route(hub: FakeHub) -> None:
     result = CliRunner().invoke(app, ["agency", "revoke-key", AGENCY, key], env={"ONEDOOR_TOKEN": "t"})
     assert result.exit_code == 0, result.output
     assert f"revoked {key} (signing) of {AGENCY}" in result.stdout
+
+
+def test_approve_refuses_a_swapped_request_and_sends_nothing(hub: FakeHub, tmp_path: Path) -> None:
+    # The agency read its signing key id to the operator by phone; a whole new self-signed request was swapped in.
+    genuine = AgencyKeyPair.generate(AGENCY)
+    forged = AgencyKeyPair.generate(AGENCY)
+    path = tmp_path / "registration-request.json"
+    path.write_text(json.dumps(make_request(forged, kind="police", display_name="Fakeshire Police (synthetic)")))
+    hub.responses = {("POST", "/agencies/registrations"): (201, _agency(forged))}
+    refused = CliRunner().invoke(
+        app,
+        ["agency", "approve", str(path), "--expect-signing-key", genuine.signing_key_id],
+        env={"ONEDOOR_TOKEN": "t"},
+    )
+    assert refused.exit_code == 1
+    assert "registration.signing_key_unexpected" in refused.output
+    assert str(forged.signing_key_id) in refused.output
+    assert hub.seen == [], "nothing sent to the hub"
+    missing = CliRunner().invoke(app, ["agency", "approve", str(path)], env={"ONEDOOR_TOKEN": "t"})
+    assert missing.exit_code != 0, "--expect-signing-key is required"
+    assert hub.seen == []

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import stat
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from typer.testing import CliRunner
 
+from connectors.adapters.registry import read_adapters_file
 from connectors.reference import council, police
 from connectors.reference.people import AREAS, FAKE_MARK, LONDON_BOROUGHS, shared_count
 from connectors.reference.seed import adapters_file, seed_database
+from onedoor.cli import app
 from onedoor.errors import ValidationFailed
 
 AS_OF = dt.date(2026, 6, 1)
@@ -94,7 +99,41 @@ def test_seeding_makes_the_schema_and_view_and_refuses_to_seed_twice(tmp_path: P
     engine.dispose()
 
     path = adapters_file("police", tmp_path, url=url)
-    assert f"url: {url}" in path.read_text(encoding="utf-8")
+    assert f'url: "{url}"' in path.read_text(encoding="utf-8")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_url_with_a_password_is_never_written_into_the_adapters_file(tmp_path: Path) -> None:
+    secret_url = "postgresql+psycopg://police:synthetic-pa55word@db.test:5432/records"
+    path = adapters_file("police", tmp_path, url=secret_url)
+    written = path.read_text(encoding="utf-8")
+    assert "synthetic-pa55word" not in written
+    assert "url_env: ONEDOOR_REFERENCE_POLICE_DB_URL" in written
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    options = read_adapters_file(path).adapters[0].options
+    assert options["url_env"] == "ONEDOOR_REFERENCE_POLICE_DB_URL"
+    assert "url" not in options
+    # A file left with a loose mode by an earlier version is tightened when written again.
+    os.chmod(path, 0o644)
+    adapters_file("police", tmp_path, url=secret_url, url_env="POLICE_DB_URL")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "url_env: POLICE_DB_URL" in path.read_text(encoding="utf-8")
+
+
+def test_seed_takes_the_url_from_an_environment_variable(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'council.sqlite3'}"
+    args = ["reference", "seed", "council", "--url-env", "COUNCIL_DB_URL", "--count", "3", "--mapping", str(tmp_path)]
+    result = CliRunner().invoke(app, args, env={"COUNCIL_DB_URL": url})
+    assert result.exit_code == 0, result.output
+    written = (tmp_path / "council.adapters.yaml").read_text(encoding="utf-8")
+    assert "url_env: COUNCIL_DB_URL" in written
+    assert url not in written
+    unset = CliRunner().invoke(app, args, env={"COUNCIL_DB_URL": ""})
+    assert unset.exit_code == 1
+    assert "reference.bad_url" in unset.output
+    both = CliRunner().invoke(app, [*args, "--url", url], env={"COUNCIL_DB_URL": url})
+    assert both.exit_code == 1
+    assert "exactly one of --url and --url-env" in both.output
 
 
 def test_an_unknown_system_is_named() -> None:

@@ -415,5 +415,7 @@ async def _refresh_policy(
                 log.info("connector.policy_refreshed", policy_version=policy.version[:12])
         except OneDoorError as exc:
             log.warning("connector.policy_refresh_failed", code=exc.code)
+        except Exception as exc:  # noqa: BLE001 - e.g. a proxy's HTML page while the hub is away: keep refreshing
+            log.warning("connector.policy_refresh_failed", error=type(exc).__name__)
         if watch is not None:
             await watch.check()

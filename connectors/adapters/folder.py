@@ -56,7 +56,6 @@ row, so it is the same whatever happens.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import datetime as dt
 import hashlib
@@ -64,7 +63,6 @@ import io
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,6 +81,7 @@ from connectors.sdk.connector import ReceivedMessage
 from connectors.status.index import StatusRecord
 from connectors.triage.referral import REFERRAL, SAFEGUARDING_REFERRAL
 from onedoor.errors import OneDoorError, ValidationFailed
+from onedoor.files import write_atomically
 from onedoor.ids import AgencyId, ContractName, Purpose
 from onedoor.logging import get_logger
 
@@ -204,7 +203,7 @@ class FolderAdapter:
             return False
         text = json.dumps(payload(message), indent=2, ensure_ascii=False)
         target = self.root / "received" / f"{message.header.message_id}.json"
-        await asyncio.to_thread(_write_atomically, target, text.encode(), 0o600)
+        await asyncio.to_thread(write_atomically, target, text.encode(), 0o600)
         return True
 
     async def run(self, outbound: Outbound) -> None:
@@ -286,7 +285,7 @@ class FolderAdapter:
         if isinstance(parsed, RowProblem) or (header_problems := self._header_problems(parsed[0])):
             problems = [parsed] if isinstance(parsed, RowProblem) else header_problems
             _write_report(report, problems)
-            _write_atomically(rejected_path, data)
+            write_atomically(rejected_path, data)
             return FileOutcome(digest, 0, 0, "rejected", report, tuple(problems))
         header, rows = parsed
         already = self.ledger.sent_rows(digest)
@@ -308,7 +307,7 @@ class FolderAdapter:
                 lines.append(RowProblem(number, "", SENT, "in the outbox"))
         _write_report(report, lines)
         if rejected:
-            _write_atomically(rejected_path, _csv_bytes([header, *rejected], self.delimiter))
+            write_atomically(rejected_path, _csv_bytes([header, *rejected], self.delimiter))
         else:
             rejected_path.unlink(missing_ok=True)
         problems_only = tuple(p for p in lines if p.code != SENT)
@@ -415,23 +414,7 @@ def _csv_bytes(rows: Iterable[Sequence[str]], delimiter: str = ",") -> bytes:
 
 def _write_report(path: Path, problems: Iterable[RowProblem]) -> None:
     rows = [[str(p.row) if p.row else "", p.column, p.code, p.message] for p in problems]
-    _write_atomically(path, _csv_bytes([list(REPORT_HEADER), *rows]))
-
-
-def _write_atomically(path: Path, data: bytes, mode: int = 0o600) -> None:
-    # A fresh, randomly named temporary file (O_EXCL: never one planted there, nor a symlink), owner-only.
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".onedoor-", suffix=".tmp")
-    try:
-        os.fchmod(descriptor, mode)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    write_atomically(path, _csv_bytes([list(REPORT_HEADER), *rows]))
 
 
 def _move_to_done(path: Path, done: Path, digest: str) -> None:

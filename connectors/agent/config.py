@@ -20,6 +20,7 @@ from pydantic import AfterValidator, BaseModel, Field, SecretStr, ValidationErro
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from onedoor.errors import OneDoorError, ValidationFailed
+from onedoor.files import read_secret_line
 from onedoor.ids import AgencyId
 from onedoor.kafka.security import ClientCredentials, credentials_from
 
@@ -192,19 +193,7 @@ def read_token_file(path: Path) -> str:
     Raises:
         ValidationFailed: ``connector.token_file``; the message never holds the token.
     """
-    try:
-        mode = os.stat(path).st_mode & 0o777
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise ValidationFailed(TOKEN_FILE, f"cannot read the API token file {path}: {reason}") from None
-    if mode & 0o077:
-        raise ValidationFailed(TOKEN_FILE, f"the API token file {path} must be mode 0600, not {mode:04o}")
-    lines = text.strip().splitlines()
-    token = lines[0].strip() if lines else ""
-    if len(token) < MIN_TOKEN_CHARS:
-        raise ValidationFailed(TOKEN_FILE, f"the API token in {path} must have at least {MIN_TOKEN_CHARS} characters")
-    return token
+    return read_secret_line(path, code=TOKEN_FILE, what="API token", min_chars=MIN_TOKEN_CHARS)
 
 
 def load_config(**overrides: Any) -> ConnectorConfig:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -27,6 +26,7 @@ from connectors.agent.config import ENV_PREFIX, ConnectorConfig, load_config_fil
 from connectors.agent.runtime import load_keys
 from connectors.sdk.hubauth import HubClient
 from onedoor.errors import ValidationFailed
+from onedoor.files import write_atomically
 from onedoor.kafka.security import ClientCredentials, open_secret, write_password_file
 
 PASSWORD_FILE_NAME: Final = "broker.password"  # noqa: S105 - a file name, not a secret
@@ -73,18 +73,7 @@ def updated_config(text: str, lines: tuple[str, str]) -> str:
 
 def _rewrite(path: Path, text: str) -> None:
     """Replace ``path`` atomically with ``text``, keeping its mode."""
-    mode = os.stat(path).st_mode & 0o777
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    write_atomically(path, text.encode("utf-8"), os.stat(path).st_mode & 0o777)
 
 
 def _set_config(path: Path, lines: tuple[str, str]) -> bool:

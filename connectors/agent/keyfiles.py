@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
@@ -28,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from onedoor.envelope.keys import AgencyKeyPair, create_private_file, raw_public
 from onedoor.errors import ValidationFailed
+from onedoor.files import write_atomically
 from onedoor.ids import AgencyId, KeyId
 from onedoor.logging import get_logger
 
@@ -152,13 +152,7 @@ def keep_previous(keys_dir: Path, key: X25519PrivateKey, not_after: datetime, pa
     meta = folder / f"{key_id}.json"
     # A temporary file then an atomic rename: the key's not_after is never missing (a reader in
     # between would skip the key and fail to open what was sealed to it).
-    temporary = folder / f".{key_id}.json.{secrets.token_hex(4)}.tmp"
-    create_private_file(temporary, json.dumps({"not_after": not_after.astimezone(UTC).isoformat()}).encode())
-    try:
-        os.replace(temporary, meta)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    write_atomically(meta, json.dumps({"not_after": not_after.astimezone(UTC).isoformat()}).encode())
     return path
 
 

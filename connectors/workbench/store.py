@@ -374,15 +374,8 @@ class WorkbenchStore:
             Conflict: ``triage.already_decided`` when it is decided, or being decided, already.
         """
         with self._tx() as session:
-            done = session.execute(
-                update(InboxRow)
-                .where(InboxRow.item_id == item_id, InboxRow.decided_at_ms.is_(None))
-                .values(status=DECIDING, decided_at_ms=at_ms, decided_by=by)
-            )
-            if getattr(done, "rowcount", 0) == 1:
-                return Item.of(self._row(session, item_id))
-            self._row(session, item_id)  # NotFound when there is no such item
-        raise Conflict(ALREADY_DECIDED, "this referral has already been triaged (or is being triaged now)")
+            self._take_undecided(session, item_id, status=DECIDING, decided_at_ms=at_ms, decided_by=by)
+            return Item.of(self._row(session, item_id))
 
     def release(self, item_id: str, at_ms: int) -> bool:
         """Give back a claim made at ``at_ms`` (its onward message could not be sent); ``True`` if released."""
@@ -431,27 +424,33 @@ class WorkbenchStore:
             Whatever ``also`` raises (everything is rolled back).
         """
         with self._tx() as session:
-            done = session.execute(
-                update(InboxRow)
-                .where(InboxRow.item_id == item_id, InboxRow.decided_at_ms.is_(None))
-                .values(
-                    status="triaged",
-                    decided_at_ms=decided.at_ms,
-                    decision_kind=decided.kind,
-                    decision_target=decided.target,
-                    decision_reason=decided.reason,
-                    decided_by=decided.by,
-                    onward_message_id=decided.onward_message_id,
-                )
-                .execution_options(synchronize_session=False)
+            self._take_undecided(
+                session,
+                item_id,
+                status="triaged",
+                decided_at_ms=decided.at_ms,
+                decision_kind=decided.kind,
+                decision_target=decided.target,
+                decision_reason=decided.reason,
+                decided_by=decided.by,
+                onward_message_id=decided.onward_message_id,
             )
-            if getattr(done, "rowcount", 0) != 1:
-                self._row(session, item_id)  # NotFound when there is no such item
-                raise Conflict(ALREADY_DECIDED, "this referral has already been triaged (or is being triaged now)")
             if also is not None:
                 also(session)
             session.expire_all()
             return Item.of(self._row(session, item_id))
+
+    def _take_undecided(self, session: Session, item_id: str, **values: Any) -> None:
+        # One conditional UPDATE (`WHERE decided_at_ms IS NULL`): of two concurrent callers exactly one wins.
+        done = session.execute(
+            update(InboxRow)
+            .where(InboxRow.item_id == item_id, InboxRow.decided_at_ms.is_(None))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(done, "rowcount", 0) != 1:
+            self._row(session, item_id)  # NotFound when there is no such item
+            raise Conflict(ALREADY_DECIDED, "this referral has already been triaged (or is being triaged now)")
 
     def timeline(self, subject_token: str) -> list[Item]:
         """Every alert about one subject token, in the order things happened."""

@@ -14,7 +14,6 @@ AES-256-GCM), with the agency and the username bound in as associated data. The 
 from __future__ import annotations
 
 import base64
-import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from pydantic import SecretStr
 from onedoor.envelope.keys import raw_public
 from onedoor.envelope.seal import WRAP_NONCE, wrap_key
 from onedoor.errors import ValidationFailed
+from onedoor.files import read_secret_line, write_atomically
 
 Mechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256"]
 DEFAULT_MECHANISM: Final[Mechanism] = "SCRAM-SHA-512"
@@ -115,37 +115,13 @@ def read_password_file(path: Path) -> SecretStr:
     Raises:
         ValidationFailed: ``kafka.password_file``; the message never holds the password.
     """
-    try:
-        mode = os.stat(path).st_mode & 0o777
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise ValidationFailed(PASSWORD_FILE, f"cannot read the broker password file {path}: {reason}") from None
-    if mode & 0o077:
-        raise ValidationFailed(PASSWORD_FILE, f"the broker password file {path} must be mode 0600, not {mode:04o}")
-    lines = text.strip().splitlines()
-    password = lines[0].strip() if lines else ""
-    if len(password) < _MIN_PASSWORD_CHARS:
-        raise ValidationFailed(
-            PASSWORD_FILE, f"the broker password in {path} must have at least {_MIN_PASSWORD_CHARS} characters"
-        )
-    return SecretStr(password)
+    return SecretStr(read_secret_line(path, code=PASSWORD_FILE, what="broker password", min_chars=_MIN_PASSWORD_CHARS))
 
 
 def write_password_file(path: Path, password: SecretStr) -> None:
     """Write ``password`` to ``path`` atomically, mode 0600 (replacing an older one), in a 0700 directory if new."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(password.get_secret_value() + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    write_atomically(path, (password.get_secret_value() + "\n").encode())
 
 
 # --- sealing a password to an agency's encryption key -------------------------------------------

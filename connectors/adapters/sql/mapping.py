@@ -82,12 +82,10 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class ColumnSource(_Strict):
-    """A status field read from one column, its codes mapped (unmapped codes: ``default``, else as read)."""
+class _Mapped(_Strict):
+    """A source whose ``map`` of codes is compared in ``map_key`` form, so the YAML may spell keys freely."""
 
-    column: str = Field(min_length=1)
     map: dict[str, Any] | None = None
-    default: Any = None
 
     @model_validator(mode="before")
     @classmethod
@@ -95,6 +93,13 @@ class ColumnSource(_Strict):
         if isinstance(data, dict) and isinstance(data.get("map"), dict):
             data = {**data, "map": {map_key(k): v for k, v in data["map"].items()}}
         return data
+
+
+class ColumnSource(_Mapped):
+    """A status field read from one column, its codes mapped (unmapped codes: ``default``, else as read)."""
+
+    column: str = Field(min_length=1)
+    default: Any = None
 
     def translate(self, value: Any) -> Any:
         """``value`` through the map (``None`` stays ``None``)."""
@@ -178,21 +183,13 @@ class StatusMapping(_Strict):
         return list(dict.fromkeys(names))
 
 
-class WriteSource(_Strict):
+class WriteSource(_Mapped):
     """Where a written column's value comes from: a contract field (or header value), or a constant."""
 
     field: str | None = None
     value: Any = None
-    map: dict[str, Any] | None = None
     join: str | None = None
     """Join a list (``concern_categories``) into one text value with this separator."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _normal_keys(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("map"), dict):
-            data = {**data, "map": {map_key(k): v for k, v in data["map"].items()}}
-        return data
 
     @model_validator(mode="after")
     def _field_or_value(self) -> WriteSource:
@@ -220,19 +217,11 @@ class WriteTarget(_Strict):
         return self
 
 
-class EventSource(_Strict):
+class EventSource(_Mapped):
     """A field of an event's message: from a column (codes mapped) or a constant."""
 
     column: str | None = None
     value: Any = None
-    map: dict[str, Any] | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _normal_keys(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("map"), dict):
-            data = {**data, "map": {map_key(k): v for k, v in data["map"].items()}}
-        return data
 
     @model_validator(mode="after")
     def _column_or_value(self) -> EventSource:

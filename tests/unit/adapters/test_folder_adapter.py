@@ -25,11 +25,11 @@ from connectors.adapters.folder import (
     SENT,
     UNKNOWN_CONTRACT,
     FolderAdapter,
-    _write_atomically,
     factory,
 )
 from connectors.adapters.folder_mapping import BAD_DATE, BAD_MAPPING, MISSING_COLUMN
 from onedoor.errors import Forbidden, Unavailable, ValidationFailed
+from onedoor.files import write_atomically
 from onedoor.ids import AgencyId
 from tests.unit.adapters.folder_world import COLUMNS, DEFAULTS, HEADER, SUBJECT_COLUMN, csv_line, row
 from tests.unit.triage.world import received
@@ -359,7 +359,7 @@ def test_a_symlink_planted_at_a_temporary_name_is_not_followed(tmp_path: Path) -
     outside = tmp_path / "outside.txt"
     outside.write_text("untouched")
     (tmp_path / ".report.csv.tmp").symlink_to(outside)
-    _write_atomically(target, b"row,column,code,message\n")
+    write_atomically(target, b"row,column,code,message\n")
     assert outside.read_text() == "untouched"
     assert target.read_bytes() == b"row,column,code,message\n"
     assert target.stat().st_mode & 0o777 == 0o600

@@ -287,6 +287,11 @@ class Router:
             raise RuntimeError("router not started")
         return self._publisher
 
+    @property
+    def tables(self) -> RoutingTables:
+        """The registry and policy snapshot routing decisions are made against now."""
+        return self._tables_or_fail()
+
     def _tables_or_fail(self) -> RoutingTables:
         if self._tables is None:
             raise RuntimeError("router tables not loaded; call start() first")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -23,6 +23,7 @@ from connectors.sdk import Connector
 from connectors.sdk.codec import ContractCodecs
 from connectors.sdk.directory import fetch_directory
 from connectors.sdk.policy import SharingPolicy, fetch_policy
+from consent.agreement import AgreementState
 from hub import db
 from hub.agencies.schemas import b64url
 from hub.app import create_app
@@ -31,7 +32,7 @@ from hub.auth.roles import Role
 from hub.router import runtime
 from hub.router.service import Router
 from onedoor.envelope.keys import AgencyKeyPair
-from onedoor.ids import AgencyId
+from onedoor.ids import AgencyId, AgreementId
 from onedoor.settings import DatabaseSettings, KafkaSettings, Settings
 from onedoor.topics import TopicNames
 
@@ -126,7 +127,27 @@ class RunningHub:
             assert approved.status_code == 200, approved.text
         shown = await self.client.get(f"/agreements/{body['id']}", headers=self.admin(parties[0]))
         assert shown.json()["in_force"] is not None, shown.text
+        await self.router_holds(
+            lambda: self.router_agreement(body["id"]) is AgreementState.ACTIVE, f"agreement {body['id']}"
+        )
         return int(latest["version"])
+
+    def router_agreement(self, agreement_id: str) -> AgreementState | None:
+        """The state of the agreement as the router enforces it now, or ``None`` if it holds none by that id."""
+        policy = self.router.tables.policy
+        held = None if policy is None else policy.index.get(AgreementId(agreement_id))
+        return None if held is None else held.state
+
+    async def router_holds(self, condition: Callable[[], bool], what: str, timeout_s: float = 15.0) -> None:
+        """Wait until the router's tables satisfy ``condition``.
+
+        Counting reloads is not enough: one change (an agreement's proposal and each approval)
+        makes several announcements, and a late reload may be mistaken for the next change's.
+        """
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while not condition():
+            assert asyncio.get_running_loop().time() < deadline, f"the router did not take in {what}"
+            await asyncio.sleep(0.01)
 
     async def policy(self) -> SharingPolicy:
         return await fetch_policy("http://hub", client=self.client)

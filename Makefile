@@ -77,7 +77,7 @@ test-browser: kafka-jars ## Page tests in real headless Chromium (/usr/bin/chrom
 run: kafka-jars ## Demo: broker, hub, agencies, one referral; then serve the One Front Door until Ctrl-C (onedoor demo --no-serve: exit)
 	$(BIN)/onedoor demo
 
-bench: kafka-jars ## Measure router, consent, status-check, referral, alert and connector outbox figures into bench/results/latest.json
+bench: kafka-jars ## Measure router, consent, status-check, referral, alert, connector outbox, audit chain and console dashboard figures into bench/results/latest.json
 	$(BIN)/python -m bench
 
 clean: ## Remove local state (broker data, SQLite files); keeps the venv and jar cache

@@ -27,7 +27,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench import alerts as alerts_bench
+from bench import audit as audit_bench
 from bench import consent as consent_bench
+from bench import dashboard as dashboard_bench
 from bench import identity as identity_bench
 from bench import outbox as outbox_bench
 from bench import referral as referral_bench
@@ -305,6 +307,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     # The consent engine first: pure CPU, no broker, nothing else running.
     metrics: dict[str, Any] = dict(consent_bench.measure())
     metrics.update(identity_bench.measure())
+    metrics.update(audit_bench.measure())  # durable audit appends: no broker needed
     with broker() as bootstrap:
         work = Path(tempfile.mkdtemp(prefix="onedoor-bench-"))
         fed = Federation.create(work / "throughput", f"bench{uuid.uuid4().hex[:8]}")
@@ -354,6 +357,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 
         print("connector outbox: drain a backlog, then recover one after a broker restart...", flush=True)
         metrics.update(await outbox_bench.measure(bootstrap))
+
+        print("ops dashboard: 10 viewers while the router drains a backlog at full rate...", flush=True)
+        metrics.update(await dashboard_bench.measure(bootstrap))
         shutil.rmtree(work, ignore_errors=True)
     return metrics
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import re
 import time
 import traceback
@@ -34,18 +35,31 @@ from hub.agencies.api import directory_router
 from hub.agencies.api import router as agencies_router
 from hub.agreements.api import router as agreements_router
 from hub.agreements.service import expire_due
+from hub.audit import api as audit_api
+from hub.audit import monitor as audit_monitor
+from hub.audit import pages as audit_pages
 from hub.auth.api import router as auth_router
 from hub.auth.deps import require
 from hub.auth.issuer import token_policy
 from hub.auth.roles import Role
 from hub.broker.api import router as broker_router
 from hub.consents.api import router as consents_router
+from hub.console import mount as console
+from hub.console.admin import agencies as console_agencies
+from hub.console.admin import agreements as console_agreements
+from hub.console.admin import contracts as console_contracts
+from hub.deadletters import api as deadletters_api
+from hub.deadletters import ingest as deadletters_ingest
+from hub.deadletters import pages as deadletters_pages
 from hub.deps import WRITE_ERRORS, FieldProblem, RequestInvalidBody, error_responses
 from hub.explain.api import router as explain_router
+from hub.fleet.api import router as fleet_router
 from hub.health.api import router as health_router
 from hub.intake import pages as intake_pages
 from hub.intake.api import router as intake_router
 from hub.network.api import router as network_router
+from hub.ops import api as ops_api
+from hub.ops import snapshot as ops_snapshot
 from hub.policy.api import router as policy_router
 from hub.policy.bus import PolicyAnnouncer
 from hub.policy.changes import announce_commits
@@ -74,10 +88,10 @@ and their *public* keys), the **data contracts** envelopes must follow, and the
 The hub never holds a private key, a message body or case data. Reads are open, except
 agreements. Writes, and agreement reads, need a bearer JWT (EdDSA or ES256) from the hub's
 issuer whose `roles` permit them: `hub-operator` for the registry and contracts, `agency-admin`
-for its own agency's keys and the agreements it is a party to, `auditor` and `ops-viewer` to
-read agreements. Every authorization decision, permit or deny, is audited. Errors always have
-the body `{code, message, error_id}` with a stable `code`; a 403 is the same whether or not the
-target exists.
+for its own agency's keys and the agreements it is a party to, `auditor` to read agreements
+(`ops-viewer` sees flow metadata only, never an agreement). Every authorization decision,
+permit or deny, is audited. Errors always have the body `{code, message, error_id}` with a
+stable `code`; a 403 is the same whether or not the target exists.
 """
 
 TAGS = [
@@ -120,6 +134,10 @@ def _version() -> str:
         return "0.0.0"
 
 
+def _path_fp(path: str) -> str:
+    return hashlib.sha256(path.encode()).hexdigest()[:12]
+
+
 class RequestContextMiddleware:
     """Bind ``request_id`` for the request's log lines, echo it back, log one line at the end."""
 
@@ -149,7 +167,8 @@ class RequestContextMiddleware:
             finally:
                 # The route template, not the path: one series per endpoint, no ids in the label.
                 route = getattr(scope.get("route"), "path", None)
-                where = {"route": route} if route else {"path": scope["path"]}
+                # No route: a fingerprint of the path, which may hold a token typed into a wrong URL.
+                where = {"route": route} if route else {"route": None, "path_fp": _path_fp(scope["path"])}
                 duration_ms = round((time.perf_counter() - started) * 1000, 2)
                 log.info("http.request", method=scope["method"], **where, status=status, duration_ms=duration_ms)
 
@@ -287,6 +306,9 @@ def create_app(settings: Settings, *, bootstrap: str | None = None) -> FastAPI:
                 _announcing(settings, factory, bootstrap or settings.kafka.bootstrap_servers),
                 intake_pages.publishing(app, settings, bootstrap or settings.kafka.bootstrap_servers),
                 _expiring(factory, settings.api.expiry_check_seconds),
+                audit_monitor.running(app, settings, factory),
+                deadletters_ingest.ingesting(app, settings, bootstrap or settings.kafka.bootstrap_servers),
+                ops_snapshot.running(app, settings, factory, bootstrap or settings.kafka.bootstrap_servers),
             ):
                 log.info("hub.api_ready", env=settings.env, backend=engine.dialect.name)
                 yield
@@ -305,6 +327,7 @@ def create_app(settings: Settings, *, bootstrap: str | None = None) -> FastAPI:
     app.state.hub_key = HubKey.load_or_create(settings.hub_key_path)
     _install_handlers(app)
     app.add_middleware(RequestContextMiddleware)
+    ops_api.install(app, settings)  # /ops/dashboard, /ops/stream, /metrics, tracing switch
     with_input = error_responses(422, 500)
     app.include_router(agencies_router, responses=with_input)
     app.include_router(directory_router, responses=error_responses(500))
@@ -312,12 +335,22 @@ def create_app(settings: Settings, *, bootstrap: str | None = None) -> FastAPI:
     app.include_router(agreements_router, responses=with_input)
     app.include_router(consents_router, responses=with_input)
     app.include_router(explain_router, responses=with_input)
+    app.include_router(audit_api.router, responses=with_input)
+    app.include_router(deadletters_api.router, responses=with_input)
+    app.include_router(fleet_router, responses=with_input)
     app.include_router(network_router, responses=with_input)
     app.include_router(transfers_router, responses=with_input)
     app.include_router(broker_router, responses=with_input)
     _include_guarding_writes(app, contracts_router, with_input)
     app.include_router(intake_router, responses=with_input)
     intake_pages.install(app, settings, app.state.hub_key.private.private_bytes_raw())
+    console.install(app, settings)  # /console pages; other console routers go next to this line
+    app.include_router(deadletters_pages.router)
+    app.include_router(audit_pages.router)
+    app.include_router(console_agencies.router)
+    console_agencies.mount_static(app)
+    app.include_router(console_agreements.router)
+    app.include_router(console_contracts.router)
     app.include_router(health_router, responses=error_responses(500))
     app.include_router(auth_router, responses=error_responses(500))
     return app

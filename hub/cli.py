@@ -18,7 +18,7 @@ app = typer.Typer(
     name="hub",
     help=(
         "The OneDoor hub: HTTP API (registry, contracts, agreements, consent, policy, public form, "
-        "network, transfers) and the envelope router."
+        "network, transfers, the ops and admin console at /console, /metrics) and the envelope router."
     ),
     no_args_is_help=True,
 )

@@ -41,7 +41,7 @@ from hub.audit.service import by_message
 from hub.auth.issuer import DevIssuer
 from hub.auth.roles import Role
 from hub.router import runtime
-from onedoor import demo_broker, demo_front_door, demo_reference
+from onedoor import demo_broker, demo_console, demo_front_door, demo_reference
 from onedoor.demo_front_door import FrontDoor
 from onedoor.demo_hub import REFERRAL, DemoAgency, agree, agreement, free_port, keys, register, say, server, wait_ready
 from onedoor.envelope.keys import AgencyKeyPair
@@ -107,6 +107,7 @@ async def run_demo(
                 await demo_broker.show_refused(broker, police_id, COUNCIL)
             if serve:
                 await demo_front_door.prepare(client, issuer, token, settings.home, COUNCIL)
+                console = demo_console.prepare(issuer, settings.home, base, agency=COUNCIL.id)
             directory = await fetch_directory(base, client=client)
             policies = (await fetch_policy(base, client=client), await fetch_policy(base, client=client))
             say("hub", f"connectors fetched GET /directory and GET /policy (version {policies[0].version[:12]})")
@@ -126,6 +127,7 @@ async def run_demo(
                     credentials=(demo_broker.credentials(police_id), demo_broker.credentials(council_id)),
                 )
                 if serve:
+                    demo_console.show(console, agency=COUNCIL.id)
                     await demo_front_door.serve(
                         settings,
                         bootstrap=bootstrap,
@@ -267,7 +269,7 @@ NoServe = Annotated[
 
 
 def demo(no_serve: NoServe = False) -> None:
-    """Start a broker, the hub and synthetic agencies; send a referral; then serve the One Front Door until Ctrl-C."""
+    """Start a broker, the hub and synthetic agencies; send a referral; then serve the front door and console."""
     settings = Settings()
     configure_logging("WARNING")
     # aiokafka logs the group coordinator's first election as an error; it is routine here.

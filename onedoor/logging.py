@@ -54,8 +54,9 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None, stream: 
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # Chatty libraries stay at WARNING unless asked otherwise.
-    for name in ("aiokafka", "kafka", "sqlalchemy.engine", "alembic", "uvicorn.access"):
+    # Chatty libraries stay at WARNING unless asked otherwise. httpx and httpcore log every URL at
+    # INFO/DEBUG, and hub paths can hold a subject token (``/network/{subject_token}``).
+    for name in ("aiokafka", "kafka", "sqlalchemy.engine", "alembic", "uvicorn.access", "httpx", "httpcore"):
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 

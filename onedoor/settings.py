@@ -101,6 +101,10 @@ class ApiSettings(BaseModel):
     port: int = 8470
     expiry_check_seconds: float = Field(default=60.0, gt=0)
     """How often the API marks agreements past their end as expired (the router refuses them anyway)."""
+    audit_checkpoint_seconds: float = Field(default=60.0, gt=0)
+    """How often the API signs a checkpoint of the audit chain (only when the chain grew)."""
+    audit_verify_seconds: float = Field(default=300.0, gt=0)
+    """How often the API re-verifies the whole audit chain in the background (``GET /audit/chain``)."""
 
 
 class IntakeSettings(BaseModel):
@@ -136,6 +140,38 @@ class AuthSettings(BaseModel):
     """Clock skew tolerated on ``exp``, ``iat`` and ``nbf``."""
 
 
+class ConsoleSettings(BaseModel):
+    """The hub's web console (``/console``): sign-in sessions (``hub.console``)."""
+
+    idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    """A session unused this long ends."""
+    absolute_hours: int = Field(default=8, ge=1, le=24)
+    """A session ends this long after sign-in at the latest (earlier if its token expires)."""
+    secure_cookie: bool | None = None
+    """The session cookie's ``Secure`` flag; unset: on unless env is dev or test (prod refuses off)."""
+
+
+class OpsSettings(BaseModel):
+    """The ops dashboard's data (``hub.ops``): snapshot cadence, consumer lag, ``/metrics`` access."""
+
+    snapshot_interval_seconds: float = Field(default=1.0, ge=0.1, le=60)
+    """How often the API rebuilds the dashboard snapshot from new audit rows."""
+    lag_refresh_seconds: float = Field(default=5.0, ge=1, le=300)
+    """How often consumer lag per agency inbox is read from the broker."""
+    metrics_open: bool = False
+    """``/metrics`` without a token: only where the API port is reachable from a private network alone."""
+
+
+class TelemetrySettings(BaseModel):
+    """OpenTelemetry tracing (``hub.ops.telemetry``): off unless enabled; needs ``onedoor[telemetry]``."""
+
+    enabled: bool = False
+    exporter: Literal["otlp", "console"] = "otlp"
+    otlp_endpoint: str | None = None
+    """OTLP/HTTP traces endpoint, e.g. ``http://collector:4318/v1/traces`` (unset: the SDK's default)."""
+    service_name: str = "onedoor-hub"
+
+
 class Settings(BaseSettings):
     """Everything configurable about a OneDoor process."""
 
@@ -150,6 +186,9 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     auth: AuthSettings = AuthSettings()
     intake: IntakeSettings = IntakeSettings()
+    ops: OpsSettings = OpsSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
+    console: ConsoleSettings = ConsoleSettings()
 
     @model_validator(mode="after")
     def _conventional_bootstrap(self) -> Settings:
@@ -163,6 +202,8 @@ class Settings(BaseSettings):
     def _fail_closed(self) -> Settings:
         if self.env == "prod" and (self.db.url is None or self.db.url.startswith("sqlite")):
             raise ValueError("prod needs a server database: set ONEDOOR_DB__URL to a PostgreSQL URL")
+        if self.env == "prod" and self.console.secure_cookie is False:
+            raise ValueError("prod needs Secure console cookies: unset ONEDOOR_CONSOLE__SECURE_COOKIE")
         return self
 
     @property

@@ -129,6 +129,8 @@ class ConnectorConfig(BaseSettings):
     """The disclosure log (SQLite file): every record disclosed, for subject access requests."""
     policy_refresh_seconds: float = Field(default=30.0, gt=0)
     """How often the sharing policy is fetched again from the hub."""
+    heartbeat_seconds: float = Field(default=30.0, gt=0, le=3600)
+    """How often the connector tells the hub it is alive (``connectors.agent.heartbeat``); 3 missed: late."""
     notices_kept: int = Field(default=1000, ge=1, le=100_000)
     """How many owner notices ``GET /notifications`` can list (in memory; the disclosure log keeps all)."""
     kafka: KafkaConfig = KafkaConfig()

@@ -36,6 +36,7 @@ import httpx
 from connectors.adapters.base import AdapterContext
 from connectors.adapters.registry import Adapters, load_adapters, sender
 from connectors.agent.config import ConnectorConfig
+from connectors.agent.heartbeat import Heartbeat, vitals_of
 from connectors.agent.keyfiles import load_pair
 from connectors.agent.notices import NoticeBoard
 from connectors.agent.registry_watch import old_keys_of, watch_registry
@@ -115,6 +116,8 @@ class ConnectorProcess:
     """The outbox, its relay and the durable inbox (``connectors.outbox``)."""
     adapters: Adapters | None = None
     """The agency's systems plugged in through its adapters file (``connectors.adapters``)."""
+    heartbeat: Heartbeat | None = None
+    """Tells the hub every ``heartbeat_seconds`` that this connector is alive, and how it is (``hub.fleet``)."""
 
     @property
     def problems(self) -> list[str]:
@@ -128,6 +131,8 @@ class ConnectorProcess:
             found.append(KEY_MISMATCH)
         if self.adapters is not None:
             found.extend(self.adapters.problems)
+        if self.heartbeat is not None:
+            found.extend(self.heartbeat.problems)
         return found
 
     @property
@@ -324,7 +329,7 @@ async def running_connector(
                 )
                 tasks = [t for t in (refresh, pump, intake) if t is not None]
                 try:
-                    yield ConnectorProcess(
+                    process = ConnectorProcess(
                         config,
                         connector,
                         dispatcher,
@@ -341,6 +346,11 @@ async def running_connector(
                         durability,
                         adapters=adapters,
                     )
+                    # The heartbeat reports the process's own problems, so it starts once the process exists.
+                    vitals = vitals_of(connector, durability, lambda: process.problems)
+                    process.heartbeat = Heartbeat(hub, vitals, every_s=config.heartbeat_seconds)
+                    tasks.append(process.heartbeat.start(f"connector-heartbeat-{config.agency}"))
+                    yield process
                 finally:
                     for task in tasks:
                         task.cancel()

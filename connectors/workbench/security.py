@@ -13,16 +13,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from connectors.workbench.store import SignedIn, WorkbenchStore, now_ms
 from onedoor.envelope.keys import create_private_file
-from onedoor.ratelimit import SlidingWindowLimiter
+from onedoor.websession import (
+    SIGN_IN_WINDOW_S,
+    PresessionTokens,
+    new_csrf_token,
+    new_session_id,
+    same_text,
+    same_token,
+    session_id_hash,
+    sign_in_limiter,
+)
 
-SIGN_IN_WINDOW_S = 900.0
-"""Failed sign-ins are counted over 15 minutes."""
+__all__ = ["SIGN_IN_WINDOW_S", "Session", "Sessions", "load_or_create_secret", "same_token", "sign_in_limiter"]
 
 
 def load_or_create_secret(path: Path) -> bytes:
@@ -57,15 +64,15 @@ class Sessions:
         self._secret = secret
         self.idle_s = idle_s
         self.absolute_s = absolute_s
+        self._presession = PresessionTokens(secret, "signin")
 
     def _sign(self, text: str) -> str:
         return hmac.new(self._secret, text.encode(), hashlib.sha256).hexdigest()
 
     def start(self, username: str) -> tuple[str, Session]:
         """A new session for ``username``: the cookie value and the session."""
-        sid = secrets.token_urlsafe(32)
-        id_hash = hashlib.sha256(sid.encode()).hexdigest()
-        csrf = secrets.token_urlsafe(32)
+        sid, id_hash = new_session_id()
+        csrf = new_csrf_token()
         self._store.add_session(id_hash, username, csrf, now_ms())
         return f"{sid}.{self._sign(sid)}", Session(id_hash, username, csrf)
 
@@ -74,9 +81,9 @@ class Sessions:
         if not cookie or "." not in cookie:
             return None
         sid, _, signature = cookie.rpartition(".")
-        if not _same(signature, self._sign(sid)):
+        if not same_text(signature, self._sign(sid)):
             return None
-        id_hash = hashlib.sha256(sid.encode()).hexdigest()
+        id_hash = session_id_hash(sid)
         found = self._store.session(id_hash)
         if found is None:
             return None
@@ -100,35 +107,11 @@ class Sessions:
 
     def presession_token(self) -> tuple[str, str]:
         """A fresh ``(cookie value, form token)`` pair for the sign-in form."""
-        nonce = secrets.token_urlsafe(24)
-        return nonce, self._sign("signin:" + nonce)
+        return self._presession.issue()
 
     def presession_ok(self, cookie: str | None, token: str | None) -> bool:
         """Whether the sign-in form's token matches its cookie."""
-        if not cookie or not token:
-            return False
-        return _same(token, self._sign("signin:" + cookie))
-
-
-def _same(given: str, expected: str) -> bool:
-    # compare_digest refuses non-ASCII str (TypeError); bytes of any text compare safely.
-    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
-
-
-def same_token(given: str | None, expected: str) -> bool:
-    """Constant-time CSRF check."""
-    return bool(given) and _same(str(given), expected)
-
-
-def sign_in_limiter(
-    attempts: int = 5, window_s: float = SIGN_IN_WINDOW_S, *, clock: Callable[[], float] | None = None
-) -> SlidingWindowLimiter:
-    """At most ``attempts`` failed sign-ins per key (username, client address) in ``window_s``.
-
-    Use ``allowed(*keys)`` before checking a password, ``record(*keys)`` after a failure and
-    ``reset(username key)`` after a success.
-    """
-    return SlidingWindowLimiter(attempts, window_s, clock=clock, max_keys=10_000)
+        return self._presession.check(cookie, token)
 
 
 def secret_path_default(data_dir: Path) -> Path:

@@ -171,11 +171,12 @@ def add_key(
 @router.post(
     "/{agency_id}/keys/{key_id}/revoke",
     responses=error_responses(*WRITE_ERRORS, 404),
-    summary="Revoke a key: it is never trusted again (operator or own agency admin)",
+    summary="Revoke a key: it is never trusted again (operator, or own agency admin: not its current signing key)",
 )
-def revoke_key(_caller: AgencyKeyManager, agency_id: AgencyIdField, key_id: KeyIdField, session: DbSession) -> KeyOut:
-    """Revoke a key (idempotent)."""
-    return KeyOut.from_model(service.revoke_key(session, agency_id, key_id))
+def revoke_key(caller: AgencyKeyManager, agency_id: AgencyIdField, key_id: KeyIdField, session: DbSession) -> KeyOut:
+    """Revoke a key (idempotent); an agency admin may not revoke its current signing key (rotate first)."""
+    operator = Role.HUB_OPERATOR in caller.roles
+    return KeyOut.from_model(registration.revoke_key_as(session, agency_id, key_id, operator=operator))
 
 
 @directory_router.get("/directory", summary="Public keys of every active agency")

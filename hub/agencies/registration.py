@@ -10,6 +10,8 @@ only the agency's **current** signing key may announce or revoke a key (a retire
 grace period may not: whoever holds an old key must not revoke the new ones), and an agency may
 not revoke its own current signing key (it would lock itself out): it rotates first, then revokes
 the old key. A refusal for a key that is not current is audited by the caller (``refusal_key_entry``).
+``revoke_key_as`` applies the same rule to an agency admin revoking with its token
+(``POST /agencies/{id}/keys/{key_id}/revoke``, the console); the hub operator may revoke any key.
 """
 
 from __future__ import annotations
@@ -96,6 +98,40 @@ def require_current_signing(agency: Agency, signed_with: KeyId, action: str) -> 
         )
 
 
+def refuse_own_current_signing(key: AgencyKey) -> None:
+    """Refuse an agency revoking its own current signing key: it would lock itself out.
+
+    The agency rotates first (``onedoor connector rotate-keys``), then revokes the old key; the hub
+    operator may revoke any key. Applied on every path an agency revokes its own keys: the agency
+    assertion (``revoke_own_key``), its agency admin's token (``revoke_key_as``) and the console.
+
+    Raises:
+        Forbidden: ``agency.revoke_current_signing_key``.
+    """
+    if key.use is KeyUse.SIGNING and key.status is KeyStatus.CURRENT:
+        raise Forbidden(
+            REVOKE_CURRENT_SIGNING,
+            "an agency cannot revoke its own current signing key: rotate first "
+            "(onedoor connector rotate-keys), then revoke the old key; or ask the hub operator",
+        )
+
+
+def revoke_key_as(
+    session: Session, agency_id: AgencyId, key_id: KeyId, *, operator: bool, now: datetime | None = None
+) -> AgencyKey:
+    """Revoke ``key_id`` as the hub operator (any key) or as the agency's own admin (``operator=False``).
+
+    Raises:
+        Forbidden: ``agency.revoke_current_signing_key`` (an agency admin, its current signing key).
+        NotFound: ``agency.key_not_found`` (unknown, or another agency's).
+    """
+    if not operator:
+        key = session.get(AgencyKey, key_id)
+        if key is not None and key.agency_id == agency_id:
+            refuse_own_current_signing(key)
+    return service.revoke_key(session, agency_id, key_id, now=now)
+
+
 def refusal_key_entry(kind: str, agency_id: AgencyId, signed_with: KeyId, code: str, what: str) -> AuditEntry:
     """The audit row of an agency-assertion key request refused (ids only)."""
     return AuditEntry(
@@ -156,12 +192,7 @@ def revoke_own_key(
     key = session.get(AgencyKey, key_id)
     if key is None or key.agency_id != agency_id:
         raise NotFound("agency.key_not_found", f"agency {agency_id} has no key {key_id}")
-    if key.use is KeyUse.SIGNING and key.status is KeyStatus.CURRENT:
-        raise Forbidden(
-            REVOKE_CURRENT_SIGNING,
-            "an agency cannot revoke its own current signing key: rotate first "
-            "(onedoor connector rotate-keys), then revoke the old key; or ask the hub operator",
-        )
+    refuse_own_current_signing(key)
     revoked = service.revoke_key(session, agency_id, key_id, now=now)
     append(
         session,

@@ -1,6 +1,6 @@
 """HTTP routes of the agreement store: thin wrappers over ``hub.agreements.service``.
 
-Hub operators, auditors and ops viewers read every agreement; an agency admin reads, proposes,
+Hub operators and auditors read every agreement (ops viewers none); an agency admin reads, proposes,
 approves, suspends and revokes only agreements its agency is a party to, and gets the same 403
 for another agency's agreement as for one that does not exist. Only agency admins approve.
 """
@@ -26,7 +26,7 @@ from hub.agreements.schemas import (
     VersionOut,
 )
 from hub.auth.deps import FORBIDDEN_MESSAGE, require
-from hub.auth.policy import FORBIDDEN
+from hub.auth.policy import FORBIDDEN, list_scope
 from hub.auth.roles import Role
 from hub.auth.tokens import Principal
 from hub.deps import WRITE_ERRORS, error_responses
@@ -89,12 +89,9 @@ async def _own(_request: Request, principal: Principal) -> AgencyId | None:
 
 
 Proposer = Annotated[Principal, Depends(require(Role.HUB_OPERATOR, Role.AGENCY_ADMIN, acting_for=_proposer))]
-Lister = Annotated[
-    Principal, Depends(require(Role.HUB_OPERATOR, Role.AUDITOR, Role.OPS_VIEWER, Role.AGENCY_ADMIN, acting_for=_own))
-]
-Reader = Annotated[
-    Principal, Depends(require(Role.HUB_OPERATOR, Role.AUDITOR, Role.OPS_VIEWER, Role.AGENCY_ADMIN, acting_for=_party))
-]
+# Not ops viewers: they see flow metadata only, never what an agreement shares (issue 7).
+Lister = Annotated[Principal, Depends(require(Role.HUB_OPERATOR, Role.AUDITOR, Role.AGENCY_ADMIN, acting_for=_own))]
+Reader = Annotated[Principal, Depends(require(Role.HUB_OPERATOR, Role.AUDITOR, Role.AGENCY_ADMIN, acting_for=_party))]
 Approver = Annotated[Principal, Depends(require(Role.AGENCY_ADMIN, acting_for=_signatory))]
 Changer = Annotated[Principal, Depends(require(Role.HUB_OPERATOR, Role.AGENCY_ADMIN, acting_for=_party))]
 
@@ -135,8 +132,8 @@ def propose(caller: Proposer, session: DbSession, body: AgreementPropose) -> Agr
 
 @router.get("", responses=error_responses(*WRITE_ERRORS), summary="List agreements the caller may see")
 def list_agreements(caller: Lister, session: DbSession) -> AgreementList:
-    """Every agreement for operators, auditors and ops viewers; an agency admin's own agency's otherwise."""
-    scoped = caller.agency if caller.roles <= {Role.AGENCY_ADMIN} else None
+    """Every agreement for operators and auditors; an agency admin's own agency's otherwise."""
+    scoped = list_scope(caller.roles, caller.agency)
     return AgreementList(items=[_summary(rows) for rows in service.list_ids(session, scoped)])
 
 

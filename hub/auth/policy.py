@@ -49,3 +49,8 @@ def authorize(principal: Principal, allowed: frozenset[Role], agency: AgencyId |
             return _permit(f"permitted as agency-admin of {agency}")
         return _deny(f"an agency-admin of {principal.agency} acts only on its own agency")
     return _deny(f"needs {' or '.join(sorted(allowed))}")
+
+
+def list_scope(roles: frozenset[Role], agency: AgencyId | None) -> AgencyId | None:
+    """Whose records a list shows: an agency admin (only) sees its own agency's; ``None``, every agency's."""
+    return agency if roles <= {Role.AGENCY_ADMIN} else None

@@ -19,6 +19,9 @@ import hub.agencies.models
 import hub.agreements.models
 import hub.audit.models
 import hub.consents.models
+import hub.console.models
+import hub.deadletters.models
+import hub.fleet.models
 import hub.intake.models
 import hub.network.models
 import hub.transfers.models

@@ -22,6 +22,7 @@ from hub.agreements import service as agreements_service
 from hub.audit import service as audit_service
 from hub.audit.models import AuditEvent
 from hub.consents.service import consent_states
+from hub.ops.telemetry import trace_router
 from hub.router.decide import Limits
 from hub.router.policy import RoutingPolicy
 from hub.router.service import AuditSink, Router, RouterConfig, TablesLoader
@@ -31,6 +32,7 @@ from onedoor.envelope.keys import HubKey
 from onedoor.envelope.window import MessageWindow
 from onedoor.ids import AgencyId
 from onedoor.kafka.admin import ensure_topics
+from onedoor.kafka.plan import replay_topic
 from onedoor.logging import get_logger
 from onedoor.settings import Settings
 from onedoor.topics import TopicNames
@@ -149,6 +151,15 @@ def status_limits(settings: Settings) -> StatusLimits:
     )
 
 
+def router_limits(settings: Settings) -> Limits:
+    """The size and time limits the settings ask the router to enforce."""
+    return Limits(
+        max_envelope_bytes=settings.router.max_envelope_bytes,
+        max_ttl_ms=settings.router.max_ttl_seconds * 1000,
+        clock_skew_ms=settings.router.clock_skew_seconds * 1000,
+    )
+
+
 def build_router(
     settings: Settings, bootstrap: str, factory: sessionmaker[Session], *, refresh_interval_s: float = 2.0
 ) -> Router:
@@ -157,11 +168,7 @@ def build_router(
     config = RouterConfig(
         bootstrap_servers=bootstrap,
         topics=topics,
-        limits=Limits(
-            max_envelope_bytes=settings.router.max_envelope_bytes,
-            max_ttl_ms=settings.router.max_ttl_seconds * 1000,
-            clock_skew_ms=settings.router.clock_skew_seconds * 1000,
-        ),
+        limits=router_limits(settings),
         batch_max_records=settings.router.batch_max_records,
         refresh_interval_s=refresh_interval_s,
         replication_factor=settings.kafka.replication_factor,
@@ -178,11 +185,11 @@ def build_router(
 
 
 async def ensure_hub_topics(bootstrap: str, settings: Settings) -> None:
-    """The hub's own topics: the dead-letter topic."""
+    """The hub's own topics: the dead-letter topic, and the replay topic of operators' replays."""
     topics = TopicNames(settings.kafka.topic_prefix)
     await ensure_topics(
         bootstrap,
-        [topics.dead_letter],
+        [topics.dead_letter, replay_topic(topics)],
         partitions=settings.kafka.partitions,
         configs=DEAD_LETTER_CONFIG,
         credentials=settings.kafka.credentials(),
@@ -197,6 +204,7 @@ def seed_contracts(factory: sessionmaker[Session]) -> None:
 
 async def serve(settings: Settings, bootstrap: str, factory: sessionmaker[Session]) -> None:
     """Run one router until SIGINT or SIGTERM."""
+    provider = trace_router(settings.telemetry)  # ONEDOOR_TELEMETRY__ENABLED: a span per routed batch
     await asyncio.to_thread(seed_contracts, factory)
     await ensure_hub_topics(bootstrap, settings)
     router = build_router(settings, bootstrap, factory)
@@ -205,3 +213,5 @@ async def serve(settings: Settings, bootstrap: str, factory: sessionmaker[Sessio
         loop.add_signal_handler(signum, router.request_stop)
     async with router:
         await router.run()
+    if provider is not None:
+        provider.shutdown()  # flush the last spans

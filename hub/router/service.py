@@ -20,6 +20,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from hub.deadletters.wire import replayed_sender, router_pattern
+from hub.fleet.effect import applied_row
+from hub.ops.telemetry import router_batch_span
 from hub.policy.bus import PolicyEvent, PolicyListener
 from hub.router.decide import Decision, Delivered, Limits, Rejected, decide
 from hub.router.publisher import BatchPublisher
@@ -131,6 +134,8 @@ def _audit_row(decision: Decision, position: str, now: datetime) -> dict[str, An
             "purpose": _clip(decision.purpose, 64),
             "subject_token": decision.subject_token,
             "detail": _clip(decision.detail, 2000),
+            # End to end so far: envelope created (sender's clock) to routed; the ops dashboard's percentiles.
+            "latency_ms": max(0, int(now.timestamp() * 1000) - decision.created_at_ms),
         }
     return {
         "at": now,
@@ -251,7 +256,8 @@ class Router:
         except BaseException:
             await self._producer.stop()
             raise
-        self._consumer.subscribe(pattern=cfg.topics.outbound_pattern)
+        # Outbound topics, and the replay topic of operators' dead-letter replays (hub.deadletters.wire).
+        self._consumer.subscribe(pattern=router_pattern(cfg.topics))
         if cfg.listen_for_policy:
             self._listener = PolicyListener(
                 cfg.bootstrap_servers,
@@ -323,9 +329,17 @@ class Router:
 
     async def _on_policy_change(self, event: PolicyEvent) -> None:
         arrived = time.monotonic()
-        if await self._refresh(force=True, changed_at=arrived):
+        # When the tables in force on arrival began loading (wall clock): they may already hold the change.
+        arrived_ms = int(time.time() * 1000)
+        loaded_ms = arrived_ms - round((arrived - self._tables_at) * 1000)
+        reloaded = await self._refresh(force=True, changed_at=arrived)
+        if reloaded:
             self.stats.policy_reloads += 1
             log.info("router.policy_reloaded", kind=event.kind.value)
+        # How long the change took to take effect here: a policy.applied audit row (hub.fleet).
+        finished_ms = arrived_ms if loaded_ms >= event.at_ms else int(time.time() * 1000)
+        row = applied_row(event, self._tables_or_fail(), finished_ms=finished_ms, reloaded=reloaded)
+        await asyncio.to_thread(self._audit, [row])
 
     def _owner(self, topic: str) -> str | None:
         if topic not in self._owners:
@@ -379,7 +393,9 @@ class Router:
             # interval even under constant traffic.
             await self._refresh()
             if batches:
-                await inflight.put(await self._route_batch(batches))
+                with router_batch_span(sum(len(records) for records in batches.values())):  # off: a no-op
+                    routed = await self._route_batch(batches)
+                await inflight.put(routed)
 
     async def _complete(self, inflight: asyncio.Queue[_InFlight | None]) -> None:
         consumer = self._consumer
@@ -426,8 +442,10 @@ class Router:
         retry: list[tuple[Any, str, str | None]] = []
         tables = self._tables_or_fail()
         for tp, records in batches.items():
-            owner = self._owner(tp.topic)
+            topic_owner = self._owner(tp.topic)
             for record in records:
+                # A replayed dead letter names its sender in a header only the hub can write.
+                owner = topic_owner or replayed_sender(tp.topic, record.headers, cfg.topics)
                 position = f"{tp.topic}:{tp.partition}:{record.offset}"
                 if owner is not None and owner in tables.agencies and report.is_report(record.headers):
                     decisions.append((record, position, _report_decision(record, owner, tables)))

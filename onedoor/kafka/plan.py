@@ -68,6 +68,16 @@ def intake_group(topics: TopicNames, agency: AgencyId) -> str:
     return f"{topics.prefix}.intake-reader.{agency}"
 
 
+def replay_topic(topics: TopicNames) -> str:
+    """Dead letters an operator replays: only the hub writes it, the router reads it (``hub.deadletters``)."""
+    return f"{topics.prefix}.replay"
+
+
+def deadletter_group(topics: TopicNames) -> str:
+    """The consumer group of the hub API's dead-letter index (``hub.deadletters.ingest``)."""
+    return f"{topics.prefix}.hub-deadletters"
+
+
 def _grants(principal: str, resource: Resource, name: str, pattern: Pattern, *ops: Operation) -> list[AclBinding]:
     return [AclBinding(principal, resource, name, pattern, op) for op in ops]
 
@@ -112,9 +122,11 @@ def agency_acl_plan(agency: AgencyId, topics: TopicNames, *, triage: bool = Fals
 def hub_acl_plan(username: str, topics: TopicNames, *, router_group: str | None = None) -> list[AclBinding]:
     """What the hub (router and API) may do: read every outbound topic, write every inbox.
 
-    It also makes those topics as agencies appear, writes the dead-letter topic, reads and
+    It also makes those topics as agencies appear, writes and reads the dead-letter topic and
+    the replay topic (an operator's replay of a dead letter, ``hub.deadletters``), reads and
     writes the policy topic, writes the intake topics (public referrals), and consumes with
-    the router's group. It cannot read an inbox or write an outbound topic.
+    the router's group, and describes the connectors' groups (their committed offsets give the
+    ops dashboard each inbox's lag). It cannot read an inbox or write an outbound topic.
     """
     who = f"User:{username}"
     p = topics.prefix
@@ -123,10 +135,15 @@ def hub_acl_plan(username: str, topics: TopicNames, *, router_group: str | None 
     plan = [
         *_grants(who, t, f"{p}.out.", pre, r, d, c),
         *_grants(who, t, f"{p}.in.", pre, w, d, c),
-        *_grants(who, t, topics.dead_letter, lit, w, d, c),
+        *_grants(who, t, topics.dead_letter, lit, r, w, d, c),
+        *_grants(who, t, replay_topic(topics), lit, r, w, d, c),
+        *_grants(who, Resource.GROUP, deadletter_group(topics), lit, r),
         *_grants(who, t, topics.policy, lit, r, w, d, c),
         *_grants(who, t, f"{p}.intake.", pre, w, d, c, Operation.DESCRIBE_CONFIGS, Operation.ALTER_CONFIGS),
         *_grants(who, Resource.GROUP, router_group or f"{p}.hub-router", lit, r),
+        # Describe only: the ops dashboard reads each connector group's committed offsets
+        # (consumer lag per inbox); it cannot join, commit for or reset those groups.
+        *_grants(who, Resource.GROUP, f"{p}.connector.", pre, d),
     ]
     return sorted(plan)
 

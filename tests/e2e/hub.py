@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -17,8 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 from aiokafka import AIOKafkaConsumer
 
+from connectors.agent.config import ConnectorConfig
+from connectors.identity import MatchingKey
 from connectors.sdk import Connector
 from connectors.sdk.codec import ContractCodecs
 from connectors.sdk.directory import fetch_directory
@@ -165,6 +169,41 @@ class RunningHub:
             policy=policy,
             policy_refresh=policy.refresher("http://hub", client=self.client) if policy and refresh_on_miss else None,
         )
+
+
+def connector_config(
+    root: Path,
+    keys: AgencyKeyPair,
+    hub: RunningHub,
+    adapters: dict[str, Any],
+    *,
+    matching: MatchingKey | None = None,
+    token: str = "t" * 40,
+) -> ConnectorConfig:
+    """A connector for ``keys.agency`` under ``root/<agency>``: its keys, ``matching`` (else a new matching key),
+    ``adapters`` as its adapters file, the hub's topic prefix and ``token`` for the hub API."""
+    home = root / str(keys.agency)
+    keys.save(home / "keys")
+    (matching or MatchingKey.generate()).save(home / "matching.key")
+    (home / "adapters.yaml").write_text(yaml.safe_dump(adapters))
+    return ConnectorConfig(
+        agency=str(keys.agency),
+        keys_dir=home / "keys",
+        matching_key_path=home / "matching.key",
+        disclosure_log_path=home / "disclosures.sqlite3",
+        kafka={"topic_prefix": hub.settings.kafka.topic_prefix},
+        api={"token": token},
+        adapters_file=home / "adapters.yaml",
+    )
+
+
+async def eventually(check: Callable[[], Any], what: str, timeout_s: float = 40.0) -> Any:
+    """Poll ``check`` every 0.1 s until it returns something truthy, and return that; fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.1)
+    return found
 
 
 def hub_settings(tmp_path: Path, bootstrap: str) -> Settings:

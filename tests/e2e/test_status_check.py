@@ -178,9 +178,10 @@ async def test_a_known_victim_is_found_across_areas_and_the_hub_sees_only_tokens
                 )
                 assert [d.requester for d in north_log.for_record(victim.record_reference)] == [POLICE]
 
-                # A child nobody knows: "no record found", not an error.
+                # A child nobody knows: "no record found", not an error. The deadline is generous:
+                # this is about the answer, and a loaded CI machine can take seconds to reply.
                 unknown = Identifiers.parse("Zebedee", "Nowhere-Fakename", "2011-07-01")
-                nobody = await checker.check(unknown, soft_deadline_s=SOFT_S, hard_deadline_s=10.0)
+                nobody = await checker.check(unknown, soft_deadline_s=8.0, hard_deadline_s=12.0)
                 assert not nobody.found
                 assert nobody.matches == ()
                 assert set(nobody.asked) - set(nobody.not_answered) == {NORTH, CHARITY}

@@ -340,9 +340,13 @@ async def test_invalid_transitions(hub: Hub) -> None:
 
 async def test_who_sees_what(hub: Hub) -> None:
     await hub.propose(MET)
-    for roles in ([Role.HUB_OPERATOR], [Role.AUDITOR], [Role.OPS_VIEWER]):
+    for roles in ([Role.HUB_OPERATOR], [Role.AUDITOR]):
         seen = await hub.client.get("/agreements", headers=hub.bearer(*roles))
         assert [a["id"] for a in seen.json()["items"]] == [ISA], roles
+    # An ops viewer sees flow metadata only: no agreement list, no agreement (issue 7).
+    for path in ("/agreements", f"/agreements/{ISA}"):
+        viewer = await hub.client.get(path, headers=hub.bearer(Role.OPS_VIEWER))
+        assert (viewer.status_code, viewer.json()["code"]) == (403, "auth.forbidden"), path
     assert [a["id"] for a in (await hub.client.get("/agreements", headers=hub.admin(HACKNEY))).json()["items"]] == [ISA]
     assert (await hub.client.get("/agreements", headers=hub.admin(CHARITY))).json()["items"] == []
     auditor = await hub.client.get(f"/agreements/{ISA}", headers=hub.bearer(Role.AUDITOR))

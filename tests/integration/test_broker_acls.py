@@ -31,6 +31,7 @@ from connectors.sdk.codec import ContractCodecs
 from connectors.sdk.directory import fetch_directory
 from connectors.sdk.hubauth import agency_assertion
 from connectors.synthetic import referral
+from hub.ops.lag import LagReader
 from hub.router.service import Router
 from onedoor.envelope.keys import AgencyKeyPair
 from onedoor.errors import Forbidden, Unauthenticated
@@ -260,6 +261,14 @@ async def test_the_hub_routes_a_sealed_referral_on_the_secured_broker(
         # The hub's identity routes, but may not read the inbox it writes.
         assert await can_read(bootstrap, topics.inbox(council.agency), hub_identity) is False
         assert await can_read(bootstrap, topics.outbound(police.agency), hub_identity) is True
+        # It may describe the connectors' groups: the ops dashboard's lag per inbox is known.
+        lag = LagReader(bootstrap, topics.prefix, hub_identity)
+        try:
+            inboxes = {row.agency: row for row in await lag.read()}
+        finally:
+            await lag.close()
+        assert inboxes[str(council.agency)].status == "ok", inboxes[str(council.agency)]
+        assert inboxes[str(council.agency)].lag is not None
 
 
 async def test_running_connectors_enrolled_on_the_secured_broker_exchange_a_referral(

@@ -62,6 +62,19 @@ async def _serve_once(settings: Settings) -> FrontDoor:
             shown = (await client.get(f"{hub_url}/intake/key")).json()
             own = IntakeKeyPair.load(settings.home / "demo" / DESK.id / "intake.pem")
             assert (shown["agency"], shown["key_id"]) == (DESK.id, own.key_id)
+            # The console's tokens: 0600 files, one per role; the ops viewer's reads the dashboard.
+            tokens = settings.home / "demo" / "console"
+            assert sorted(p.name for p in tokens.iterdir()) == [
+                "agency-admin.token",
+                "auditor.token",
+                "hub-operator.token",
+                "ops-viewer.token",
+            ]
+            assert all(p.stat().st_mode & 0o777 == 0o600 for p in tokens.iterdir())
+            viewer = (tokens / "ops-viewer.token").read_text(encoding="utf-8").strip()
+            dashboard = await client.get(f"{hub_url}/ops/dashboard", headers={"Authorization": f"Bearer {viewer}"})
+            assert dashboard.status_code == 200, dashboard.text
+            assert (await client.get(f"{hub_url}/console/sign-in")).status_code == 200
         for bench in (door.desk, door.charity):
             async with httpx.AsyncClient(timeout=10) as client:  # a fresh cookie jar per person
                 assert await _signs_in(client, bench), f"{bench.username} could not sign in"

@@ -13,23 +13,17 @@ import asyncio
 import csv
 import io
 import json
-import time
-from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
-from connectors.agent.config import ConnectorConfig
 from connectors.agent.runtime import running_connector
-from connectors.identity import MatchingKey
 from onedoor.envelope.keys import AgencyKeyPair
 from onedoor.ids import AgencyId
-from tests.e2e.hub import RunningHub, agreement_body, hub_settings, running_hub
-from tests.integration.webhook_server import Served, serving
-from tests.unit.adapters.folder_world import COLUMNS, DEFAULTS, HEADER, SUBJECT_COLUMN, csv_line, row
+from tests.e2e.hub import agreement_body, connector_config, eventually, hub_settings, running_hub
+from tests.integration.webhook_server import Served, serving, webhook_adapter
+from tests.unit.adapters.folder_world import HEADER, csv_line, folder_adapter, row
 from tests.unit.triage.world import FakeProgress
 
 pytestmark = pytest.mark.integration
@@ -37,30 +31,6 @@ pytestmark = pytest.mark.integration
 CHARITY = AgencyId("it-fw-outreach-charity")
 BOROUGH = AgencyId("lb-it-fw-borough-csc")
 KINDS = {CHARITY: "charity", BOROUGH: "children-services"}
-
-
-def _config(root: Path, keys: AgencyKeyPair, hub: RunningHub, adapters: dict[str, Any]) -> ConnectorConfig:
-    home = root / str(keys.agency)
-    keys.save(home / "keys")
-    MatchingKey.generate().save(home / "matching.key")
-    (home / "adapters.yaml").write_text(yaml.safe_dump(adapters))
-    return ConnectorConfig(
-        agency=str(keys.agency),
-        keys_dir=home / "keys",
-        matching_key_path=home / "matching.key",
-        disclosure_log_path=home / "disclosures.sqlite3",
-        kafka={"topic_prefix": hub.settings.kafka.topic_prefix},  # type: ignore[arg-type]
-        api={"token": "t" * 40},  # type: ignore[arg-type]
-        adapters_file=home / "adapters.yaml",
-    )
-
-
-async def _eventually(check: Callable[[], Any], what: str, timeout_s: float = 40.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
-    return found
 
 
 async def test_a_dropped_csv_reaches_the_councils_webhook_row_by_row(kafka_bootstrap: str, tmp_path: Path) -> None:
@@ -71,28 +41,8 @@ async def test_a_dropped_csv_reaches_the_councils_webhook_row_by_row(kafka_boots
 async def _run(kafka_bootstrap: str, tmp_path: Path, served: Served) -> None:
     keys = {agency: AgencyKeyPair.generate(agency) for agency in KINDS}
     drop = tmp_path / "drop"
-    folder = {
-        "kind": "folder",
-        "name": "referrals-drop",
-        "options": {
-            "folder": str(drop),
-            "recipients": [str(BOROUGH)],
-            "columns": COLUMNS,
-            "subject_token": SUBJECT_COLUMN,
-            "defaults": DEFAULTS,
-            "date_format": "%d/%m/%Y",
-            "poll_seconds": 0.2,
-        },
-    }
-    webhook = {
-        "kind": "webhook",
-        "name": "case-system",
-        "options": {
-            "url": served.url,
-            "secret_file": str(served.secret_file),
-            "contracts": ["onedoor.referral.MasterReferral"],
-        },
-    }
+    folder = folder_adapter(drop, str(BOROUGH))
+    webhook = webhook_adapter(served)
     async with running_hub(hub_settings(tmp_path, kafka_bootstrap)) as hub:
         for agency, kind in KINDS.items():
             await hub.register(keys[agency], kind)
@@ -101,7 +51,7 @@ async def _run(kafka_bootstrap: str, tmp_path: Path, served: Served) -> None:
         roots = tmp_path / "connectors"
         async with AsyncExitStack() as stack:
             for agency, adapters in ((CHARITY, [folder]), (BOROUGH, [webhook])):
-                config = _config(roots, keys[agency], hub, {"adapters": adapters})
+                config = connector_config(roots, keys[agency], hub, {"adapters": adapters})
                 await stack.enter_async_context(
                     running_connector(config, bootstrap=kafka_bootstrap, client=hub.client, progress=FakeProgress())
                 )
@@ -113,7 +63,7 @@ async def _run(kafka_bootstrap: str, tmp_path: Path, served: Served) -> None:
             ]
             (drop / "incoming" / "week-47.csv").write_text("\n".join(lines) + "\n")
 
-            got = await _eventually(lambda: len(served.system.got) >= 2 and served.system.got, "two webhook calls")
+            got = await eventually(lambda: len(served.system.got) >= 2 and served.system.got, "two webhook calls")
             await asyncio.sleep(1.0)  # the bad row must not arrive later either
             names = sorted(body["body"]["child"]["given_name"] for _, body in got)  # type: ignore[index]
             assert names == ["Fakey", "Testy"]

@@ -319,6 +319,34 @@ async def test_an_agency_admin_rotates_its_own_keys(world: World) -> None:
     assert directory.current_signing_key(MET) == (KeyId.for_public_key(new), new)
 
 
+async def test_an_agency_admin_cannot_revoke_its_own_current_signing_key_but_the_operator_can(world: World) -> None:
+    admin = world.bearer(Role.AGENCY_ADMIN, agency=MET, subject="amy")
+    operator = world.bearer(Role.HUB_OPERATOR, subject="olu")
+
+    async def signing_keys() -> dict[str, str]:
+        met = (await world.client.get(f"/agencies/{MET}")).json()
+        return {k["key_id"]: k["status"] for k in met["keys"] if k["use"] == "signing"}
+
+    [first] = await signing_keys()
+    refused = await world.client.post(f"/agencies/{MET}/keys/{first}/revoke", headers=admin)
+    assert (refused.status_code, refused.json()["code"]) == (403, "agency.revoke_current_signing_key")
+    assert await signing_keys() == {first: "current"}, "nothing changed"
+
+    # Rotate first, then revoke the old key: allowed.
+    rotated = await world.client.post(
+        f"/agencies/{MET}/keys", json={"use": "signing", "public_key": _b64(_signing_key())}, headers=admin
+    )
+    assert rotated.status_code == 201, rotated.text
+    new = KeyId(rotated.json()["key_id"])
+    old = await world.client.post(f"/agencies/{MET}/keys/{first}/revoke", headers=admin)
+    assert (old.status_code, old.json()["status"]) == (200, "revoked")
+
+    # The hub operator may revoke any key, the current signing key too.
+    by_operator = await world.client.post(f"/agencies/{MET}/keys/{new}/revoke", headers=operator)
+    assert (by_operator.status_code, by_operator.json()["status"]) == (200, "revoked")
+    assert await signing_keys() == {first: "revoked", new: "revoked"}
+
+
 def _hs256(secret: bytes, claims: dict[str, Any]) -> str:
     def b64json(value: dict[str, Any]) -> str:
         return _b64(json.dumps(value).encode())

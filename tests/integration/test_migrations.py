@@ -20,6 +20,9 @@ import hub.agencies.models
 import hub.agreements.models
 import hub.audit.models
 import hub.consents.models
+import hub.console.models
+import hub.deadletters.models
+import hub.fleet.models
 import hub.intake.models
 import hub.network.models
 import hub.transfers.models
@@ -33,7 +36,10 @@ MODEL_MODULES = (
     hub.agencies.models,
     hub.agreements.models,
     hub.audit.models,
+    hub.console.models,
     hub.consents.models,
+    hub.deadletters.models,
+    hub.fleet.models,
     hub.intake.models,
     hub.network.models,
     hub.transfers.models,
@@ -45,8 +51,11 @@ HUB_TABLES = {
     "agreement_version",
     "agreement_approval",
     "audit_event",
+    "console_session",
     "consent_record",
     "consent_override",
+    "connector_heartbeat",
+    "dead_letter",
     "intake_key",
     "public_referral",
     "network_member",

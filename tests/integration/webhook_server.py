@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -67,6 +68,19 @@ class Served:
     system: CaseSystem
     url: str
     secret_file: Path
+
+
+def webhook_adapter(served: Served) -> dict[str, Any]:
+    """The ``adapters.yaml`` entry of a webhook adapter that posts MasterReferrals to ``served``."""
+    return {
+        "kind": "webhook",
+        "name": "case-system",
+        "options": {
+            "url": served.url,
+            "secret_file": str(served.secret_file),
+            "contracts": ["onedoor.referral.MasterReferral"],
+        },
+    }
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from connectors.adapters.folder_mapping import ColumnMapping
@@ -24,6 +25,23 @@ SUBJECT_COLUMN = "Subject token"
 """The column with the young person's st1_ token (the folder's ``subject_token`` option): not a body field."""
 HEADER = [*COLUMNS, SUBJECT_COLUMN]
 OPTIONS_COLUMNS = dict(COLUMNS)
+
+
+def folder_adapter(folder: Path, recipient: str) -> dict[str, Any]:
+    """The ``adapters.yaml`` entry of a folder adapter reading the world's CSV in ``folder``, for ``recipient``."""
+    return {
+        "kind": "folder",
+        "name": "referrals-drop",
+        "options": {
+            "folder": str(folder),
+            "recipients": [recipient],
+            "columns": COLUMNS,
+            "subject_token": SUBJECT_COLUMN,
+            "defaults": DEFAULTS,
+            "date_format": "%d/%m/%Y",
+            "poll_seconds": 0.2,
+        },
+    }
 
 
 def mapping(**options: Any) -> ColumnMapping:

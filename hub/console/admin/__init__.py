@@ -1,0 +1,1 @@
+"""The console's admin pages: agencies, agreements and contracts (``/console/{agencies,agreements,contracts}``)."""

@@ -1,0 +1,1 @@
+"""The connector fleet as ops see it: each connector's health (heartbeats), time-to-triage, policy effect times."""

@@ -28,7 +28,6 @@ from onedoor.logging import get_logger
 if TYPE_CHECKING:
     from connectors.outbox.service import Durability
     from connectors.sdk import Connector
-    from onedoor.envelope.keys import AgencyKeyPair
 
 log = get_logger(__name__)
 
@@ -150,8 +149,7 @@ def vitals_of(
     """What a running connector process reports: the keys it signs and is sealed to, its outbox, its problems."""
 
     async def read() -> Vitals:
-        # The keys the connector uses now (``use_keys`` swaps them after a rotation); it has no public accessor.
-        keys: AgencyKeyPair = getattr(connector, "_keys")  # noqa: B009 - a private attribute, read on purpose
+        keys = connector.keys
         pending = parked = None
         if durability is not None:
             health = await durability.health()

@@ -240,6 +240,11 @@ class Connector:
         self.directory = directory
         self._mac_key = hubmac.sender_mac_key(self._keys.encryption, self._keys.encryption_public, directory.hub_public)
 
+    @property
+    def keys(self) -> AgencyKeyPair:
+        """The agency's keys in use now (``use_keys`` swaps them after a rotation)."""
+        return self._keys
+
     def use_keys(self, keys: AgencyKeyPair, old_keys: Mapping[KeyId, Any] | None = None) -> None:
         """Swap in the agency's keys after a rotation; ``old_keys`` still open what was sealed to them."""
         if keys.agency != self.agency:

@@ -175,17 +175,20 @@ def connector_config(
     root: Path,
     keys: AgencyKeyPair,
     hub: RunningHub,
-    adapters: dict[str, Any],
+    adapters: dict[str, Any] | None = None,
     *,
     matching: MatchingKey | None = None,
     token: str = "t" * 40,
+    **overrides: Any,
 ) -> ConnectorConfig:
     """A connector for ``keys.agency`` under ``root/<agency>``: its keys, ``matching`` (else a new matching key),
-    ``adapters`` as its adapters file, the hub's topic prefix and ``token`` for the hub API."""
+    ``adapters`` as its adapters file (if any), the hub's topic prefix, ``token`` for its API, and ``overrides``."""
     home = root / str(keys.agency)
     keys.save(home / "keys")
     (matching or MatchingKey.generate()).save(home / "matching.key")
-    (home / "adapters.yaml").write_text(yaml.safe_dump(adapters))
+    if adapters is not None:
+        (home / "adapters.yaml").write_text(yaml.safe_dump(adapters))
+        overrides["adapters_file"] = home / "adapters.yaml"
     return ConnectorConfig(
         agency=str(keys.agency),
         keys_dir=home / "keys",
@@ -193,7 +196,7 @@ def connector_config(
         disclosure_log_path=home / "disclosures.sqlite3",
         kafka={"topic_prefix": hub.settings.kafka.topic_prefix},
         api={"token": token},
-        adapters_file=home / "adapters.yaml",
+        **overrides,
     )
 
 

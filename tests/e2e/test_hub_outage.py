@@ -20,9 +20,7 @@ import httpx
 import pytest
 from structlog.testing import capture_logs
 
-from connectors.agent.config import ConnectorConfig
 from connectors.agent.runtime import running_connector
-from connectors.identity import MatchingKey
 from connectors.outbox import DurableInbox, OutboxStore
 from connectors.sdk import Connector
 from connectors.sdk.codec import ContractCodecs
@@ -30,7 +28,7 @@ from connectors.sdk.connector import ReceivedMessage
 from connectors.sdk.directory import fetch_directory
 from connectors.synthetic import referral
 from onedoor.envelope.keys import AgencyKeyPair
-from tests.e2e.hub import RunningHub, agreement_body, hub_settings, running_hub
+from tests.e2e.hub import agreement_body, connector_config, hub_settings, running_hub
 from tests.e2e.test_connector_faults import COUNCIL, POLICE, PURPOSE, REFERRAL, _enqueue, _keep_reading, _until
 from tests.unit.triage.world import FakeProgress
 
@@ -71,21 +69,6 @@ class HubLine(httpx.AsyncBaseTransport):
         return httpx.Response(answer.status_code, headers=headers, content=answer.content)
 
 
-def _config(root: Path, keys: AgencyKeyPair, hub: RunningHub) -> ConnectorConfig:
-    home = root / str(keys.agency)
-    keys.save(home / "keys")
-    MatchingKey.generate().save(home / "matching.key")
-    return ConnectorConfig(
-        agency=str(keys.agency),
-        keys_dir=home / "keys",
-        matching_key_path=home / "matching.key",
-        disclosure_log_path=home / "disclosures.sqlite3",
-        kafka={"topic_prefix": hub.settings.kafka.topic_prefix},
-        api={"token": TOKEN},
-        policy_refresh_seconds=0.5,
-    )
-
-
 def _refresh_loops() -> list[asyncio.Task[object]]:
     """The running connector's periodic policy refresh and directory (registry) refresh."""
     names = {f"connector-policy-{POLICE}", "connector-registry-refresh"}
@@ -122,7 +105,7 @@ async def test_the_hub_down_mid_way_neither_stops_sends_nor_loses_or_repeats_a_m
             policy=await hub.policy(),
             inbox=DurableInbox(inbox_store),
         )
-        config = _config(tmp_path / "connectors", police, hub)
+        config = connector_config(tmp_path / "connectors", police, hub, token=TOKEN, policy_refresh_seconds=0.5)
         async with (
             httpx.AsyncClient(transport=line, base_url="http://hub") as client,
             running_connector(

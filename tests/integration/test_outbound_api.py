@@ -9,8 +9,6 @@ the hub does not know is a 422 naming ``recipients[0]``; nothing reaches anyone.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -19,12 +17,10 @@ import httpx
 import pytest
 
 from connectors.agent.api import create_app
-from connectors.agent.config import ConnectorConfig
 from connectors.agent.runtime import ConnectorProcess, running_connector
-from connectors.identity import MatchingKey
 from onedoor.envelope.keys import AgencyKeyPair
 from onedoor.ids import AgencyId
-from tests.e2e.hub import RunningHub, agreement_body, hub_settings, running_hub
+from tests.e2e.hub import agreement_body, connector_config, eventually, hub_settings, running_hub
 from tests.unit.triage.world import FakeProgress, referral_json
 
 pytestmark = pytest.mark.integration
@@ -35,28 +31,6 @@ CHARITY = AgencyId("it-out-youth-charity")
 KINDS = {POLICE: "police", BOROUGH: "children-services", CHARITY: "charity"}
 TOKEN = "outbound-token-" + "z" * 32
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def _config(root: Path, keys: AgencyKeyPair, hub: RunningHub) -> ConnectorConfig:
-    home = root / str(keys.agency)
-    keys.save(home / "keys")
-    MatchingKey.generate().save(home / "matching.key")
-    return ConnectorConfig(
-        agency=str(keys.agency),
-        keys_dir=home / "keys",
-        matching_key_path=home / "matching.key",
-        disclosure_log_path=home / "disclosures.sqlite3",
-        kafka={"topic_prefix": hub.settings.kafka.topic_prefix},  # type: ignore[arg-type]
-        api={"token": TOKEN},  # type: ignore[arg-type]
-    )
-
-
-async def _eventually(check: Callable[[], Any], what: str, timeout_s: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
-    return found
 
 
 def _request(recipients: list[str]) -> dict[str, Any]:
@@ -84,7 +58,7 @@ async def test_an_agency_system_sends_through_post_outbound_once_despite_a_retry
             for agency in KINDS:
                 processes[agency] = await stack.enter_async_context(
                     running_connector(
-                        _config(tmp_path / "connectors", keys[agency], hub),
+                        connector_config(tmp_path / "connectors", keys[agency], hub, token=TOKEN),
                         bootstrap=kafka_bootstrap,
                         client=hub.client,
                         progress=FakeProgress(),
@@ -107,7 +81,7 @@ async def test_an_agency_system_sends_through_post_outbound_once_despite_a_retry
 
             [envelope] = first.json()["envelopes"]
             borough = processes[BOROUGH].desk.store
-            [item] = await _eventually(borough.items, "the referral in the council's inbox")
+            [item] = await eventually(borough.items, "the referral in the council's inbox")
             assert (item.sender, item.title, item.message_id) == (POLICE, "Testy McFakeface", envelope["message_id"])
             await asyncio.sleep(1.0)  # time enough for a second copy, were one sent
             assert len(borough.items()) == 1

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import time
-from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -33,7 +31,7 @@ from connectors.synthetic import referral
 from connectors.triage.referral import REFERRAL
 from onedoor.envelope.keys import AgencyKeyPair
 from onedoor.ids import AgencyId, Purpose
-from tests.e2e.hub import RunningHub, agreement_body, hub_settings, running_hub
+from tests.e2e.hub import RunningHub, agreement_body, eventually, hub_settings, running_hub
 from tests.unit.triage.world import FakeProgress
 
 pytestmark = pytest.mark.integration
@@ -87,14 +85,6 @@ def _config(root: Path, keys: AgencyKeyPair, hub: RunningHub, key: MatchingKey, 
         kafka={"topic_prefix": hub.settings.kafka.topic_prefix},  # type: ignore[arg-type]
         api={"token": TOKEN},  # type: ignore[arg-type]
     )
-
-
-async def _eventually(check: Callable[[], Any], what: str, timeout_s: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
-    return found
 
 
 async def test_a_running_connector_answers_from_its_case_system_and_writes_a_referral_into_it(
@@ -156,7 +146,7 @@ async def test_a_running_connector_answers_from_its_case_system_and_writes_a_ref
                     with engine.connect() as conn:
                         return list(conn.execute(select(council.contacts)).mappings())
 
-                [row] = await _eventually(contacts, "the referral in the council's contacts table")
+                [row] = await eventually(contacts, "the referral in the council's contacts table")
             finally:
                 engine.dispose()
             assert row["message_id"] == header.message_id

@@ -10,13 +10,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -26,15 +22,13 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from structlog.testing import capture_logs
 
 from connectors.agent.api import create_app
-from connectors.agent.config import ConnectorConfig
 from connectors.agent.runtime import running_connector
-from connectors.identity import MatchingKey
 from connectors.sdk.hubauth import HubClient
 from onedoor.envelope.intake import IntakeKeyPair, PublicSubmission, b64url, seal_form
 from onedoor.envelope.keys import AgencyKeyPair
 from onedoor.ids import AgencyId
 from onedoor.intake_topic import INTAKE_RETENTION_MS
-from tests.e2e.hub import RunningHub, hub_settings, running_hub
+from tests.e2e.hub import connector_config, eventually, hub_settings, running_hub
 from tests.unit.triage.world import FakeProgress
 
 pytestmark = pytest.mark.integration
@@ -50,29 +44,6 @@ FORM = {
     "urgency": "SAME_DAY",
     "parent_carer_knows": "not-sure",
 }
-
-
-def _config(root: Path, keys: AgencyKeyPair, hub: RunningHub, **overrides: Any) -> ConnectorConfig:
-    home = root / str(keys.agency)
-    keys.save(home / "keys")
-    MatchingKey.generate().save(home / "matching.key")
-    return ConnectorConfig(
-        agency=str(keys.agency),
-        keys_dir=home / "keys",
-        matching_key_path=home / "matching.key",
-        disclosure_log_path=home / "disclosures.sqlite3",
-        kafka={"topic_prefix": hub.settings.kafka.topic_prefix},  # type: ignore[arg-type]
-        api={"token": TOKEN},  # type: ignore[arg-type]
-        **overrides,
-    )
-
-
-async def _eventually(check: Callable[[], Any], what: str, timeout_s: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
-    return found
 
 
 async def _retention(bootstrap: str, topic: str) -> str | None:
@@ -100,10 +71,11 @@ async def test_the_desk_registers_and_watches_its_intake_key_and_loses_no_referr
     async with running_hub(hub_settings(tmp_path, kafka_bootstrap)) as hub:
         await hub.register(keys, "triage")
         assert (await hub.client.get("/intake/key")).status_code == 409, "no key yet"
-        config = _config(
+        config = connector_config(
             tmp_path / "connectors",
             keys,
             hub,
+            token=TOKEN,
             intake_key_path=tmp_path / "intake.pem",
             intake_previous_key_paths=[tmp_path / "intake-old.pem"],
         )
@@ -131,7 +103,7 @@ async def test_the_desk_registers_and_watches_its_intake_key_and_loses_no_referr
             finally:
                 await producer.stop()
             store = process.desk.store
-            await _eventually(lambda: len(store.items()) == 3, "three items in the inbox")
+            await eventually(lambda: len(store.items()) == 3, "three items in the inbox")
             by_reference = {i.reference: i for i in store.items()}
             assert by_reference["OD-ITOLDKEY"].title == "Synthia Example"
             assert by_reference["OD-ITNEWKEY"].kind == "referral"

@@ -9,23 +9,18 @@ is refused with ``triage.no_agreement`` and nothing reaches the charity.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from connectors.agent.api import create_app
-from connectors.agent.config import ConnectorConfig
 from connectors.agent.runtime import ConnectorProcess, running_connector
-from connectors.identity import MatchingKey
 from connectors.triage.decision import TriageDecision, TriageInvalid
 from onedoor.envelope.keys import AgencyKeyPair
 from onedoor.ids import AgencyId
-from tests.e2e.hub import RunningHub, agreement_body, hub_settings, running_hub
+from tests.e2e.hub import agreement_body, connector_config, eventually, hub_settings, running_hub
 from tests.unit.triage.world import FakeProgress, referral_json
 
 pytestmark = pytest.mark.integration
@@ -36,28 +31,6 @@ BOROUGH = AgencyId("lb-it-borough-csc")
 CHARITY = AgencyId("it-outreach-charity")
 KINDS = {POLICE: "police", DESK: "triage", BOROUGH: "children-services", CHARITY: "charity"}
 TOKEN = "integration-token-" + "y" * 32
-
-
-def _config(root: Path, keys: AgencyKeyPair, hub: RunningHub) -> ConnectorConfig:
-    home = root / str(keys.agency)
-    keys.save(home / "keys")
-    MatchingKey.generate().save(home / "matching.key")
-    return ConnectorConfig(
-        agency=str(keys.agency),
-        keys_dir=home / "keys",
-        matching_key_path=home / "matching.key",
-        disclosure_log_path=home / "disclosures.sqlite3",
-        kafka={"topic_prefix": hub.settings.kafka.topic_prefix},  # type: ignore[arg-type]
-        api={"token": TOKEN},  # type: ignore[arg-type]
-    )
-
-
-async def _eventually(check: Callable[[], Any], what: str, timeout_s: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
-    return found
 
 
 async def test_a_professional_referral_reaches_triage_and_goes_on_under_the_agreements(
@@ -78,7 +51,7 @@ async def test_a_professional_referral_reaches_triage_and_goes_on_under_the_agre
             for agency in KINDS:
                 processes[agency] = await stack.enter_async_context(
                     running_connector(
-                        _config(tmp_path / "connectors", keys[agency], hub),
+                        connector_config(tmp_path / "connectors", keys[agency], hub, token=TOKEN),
                         bootstrap=kafka_bootstrap,
                         client=hub.client,
                         progress=FakeProgress(),
@@ -103,7 +76,7 @@ async def test_a_professional_referral_reaches_triage_and_goes_on_under_the_agre
 
             desk = processes[DESK].desk
             assert desk.outbox is not None, "decisions and onward messages share the workbench database's transaction"
-            [item] = await _eventually(desk.store.items, "the referral in the triage inbox")
+            [item] = await eventually(desk.store.items, "the referral in the triage inbox")
             assert (item.source, item.sender, item.title) == ("professional", POLICE, "Testy McFakeface")
             assert item.message_id == sent.json()["message_id"]
 
@@ -115,7 +88,7 @@ async def test_a_professional_referral_reaches_triage_and_goes_on_under_the_agre
             decided = await desk.decide(item.item_id, TriageDecision.parse("intelligence"), by="officer")
             assert decided.decision_target == BOROUGH
             borough = processes[BOROUGH].desk.store
-            [shared] = await _eventually(borough.items, "the intelligence at the local authority")
+            [shared] = await eventually(borough.items, "the intelligence at the local authority")
             assert (shared.sender, shared.title) == (DESK, "Testy McFakeface")
             assert shared.body["requested_service"] == "INTELLIGENCE_ONLY"
             await asyncio.sleep(0.5)

@@ -111,7 +111,7 @@ def policy_document(hub: HubDb) -> dict[str, Any]:
 async def start_announcer(bootstrap: str, hub: HubDb) -> PolicyAnnouncer:
     """Create the hub's topics and announce every commit on the policy topic (as the API's lifespan does)."""
     await runtime.ensure_hub_topics(bootstrap, hub.settings)
-    announcer = PolicyAnnouncer(bootstrap, hub.topics.policy)
+    announcer = PolicyAnnouncer(bootstrap, hub.topics)
     await announcer.start()
     announce_commits(hub.factory, announcer.publish)
     return announcer

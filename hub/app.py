@@ -8,7 +8,6 @@ and exactly one log line (method, route template, status, duration), never a bod
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import re
 import time
@@ -43,6 +42,7 @@ from hub.auth.deps import require
 from hub.auth.issuer import token_policy
 from hub.auth.roles import Role
 from hub.broker.api import router as broker_router
+from hub.broker.reconcile import running as broker_reconciling
 from hub.consents.api import router as consents_router
 from hub.console import mount as console
 from hub.console.admin import agencies as console_agencies
@@ -68,6 +68,7 @@ from onedoor.db import transaction
 from onedoor.envelope.keys import HubKey
 from onedoor.errors import Unauthenticated
 from onedoor.logging import get_logger
+from onedoor.periodic import every
 from onedoor.settings import Settings
 from onedoor.topics import TopicNames
 from onedoor.web import ErrorBody, install_error_handlers
@@ -228,9 +229,9 @@ async def _announcing(settings: Settings, factory: sessionmaker[Session], bootst
         log.info("hub.policy_push_off", why="no broker configured; routers reload at their refresh interval")
         yield
         return
-    topic = TopicNames(settings.kafka.topic_prefix).policy
+    names = TopicNames(settings.kafka.topic_prefix)  # the policy and the registry topic
     announcer = PolicyAnnouncer(
-        bootstrap, topic, replication_factor=settings.kafka.replication_factor, credentials=settings.kafka.credentials()
+        bootstrap, names, replication_factor=settings.kafka.replication_factor, credentials=settings.kafka.credentials()
     )
     await announcer.start()
     announce_commits(factory, announcer.publish)
@@ -250,23 +251,13 @@ def expire_once(factory: sessionmaker[Session]) -> int:
 async def _expiring(factory: sessionmaker[Session], every_s: float) -> AsyncIterator[None]:
     # The engine already refuses an agreement past its end; this keeps the stored state, the
     # audit trail and every party's view of it in step.
-    async def loop() -> None:
-        while True:
-            try:
-                expired = await asyncio.to_thread(expire_once, factory)
-                if expired:
-                    log.info("agreement.expired_due", count=expired)
-            except Exception as exc:  # noqa: BLE001 - try again at the next tick
-                log.warning("agreement.expiry_failed", error=type(exc).__name__)
-            await asyncio.sleep(every_s)
+    async def tick() -> None:
+        expired = await asyncio.to_thread(expire_once, factory)
+        if expired:
+            log.info("agreement.expired_due", count=expired)
 
-    task = asyncio.create_task(loop(), name="agreement-expiry")
-    try:
+    async with every("agreement-expiry", every_s, tick, failed="agreement.expiry_failed"):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def _include_guarding_writes(app: FastAPI, router: APIRouter, responses: dict[int | str, dict[str, Any]]) -> None:
@@ -309,6 +300,7 @@ def create_app(settings: Settings, *, bootstrap: str | None = None) -> FastAPI:
                 audit_monitor.running(app, settings, factory),
                 deadletters_ingest.ingesting(app, settings, bootstrap or settings.kafka.bootstrap_servers),
                 ops_snapshot.running(app, settings, factory, bootstrap or settings.kafka.bootstrap_servers),
+                broker_reconciling(app, settings, factory),
             ):
                 log.info("hub.api_ready", env=settings.env, backend=engine.dialect.name)
                 yield

@@ -76,7 +76,9 @@ class DemoBroker:
 
 def credentials(enrolled: Enrolled | None) -> ClientCredentials | None:
     """The SDK's broker credentials for an enrolled agency (``None``: PLAINTEXT)."""
-    return None if enrolled is None else ClientCredentials.from_file(enrolled.username, enrolled.password_file)
+    if enrolled is None:
+        return None
+    return ClientCredentials.from_file(enrolled.username, enrolled.password_file, ca_file=enrolled.ca_file)
 
 
 async def start(settings: Settings) -> DemoBroker:
@@ -91,7 +93,7 @@ async def start(settings: Settings) -> DemoBroker:
     else:
         say("kafka", "making sure a secured broker is running (first run resolves the jars from Maven Central)...")
         bootstrap = await asyncio.to_thread(_local, settings)
-        admin = cluster.broker_security(settings).admin
+        admin = cluster.admin_credentials(settings)  # with the local cluster's CA: TLS (SASL_SSL)
     say("kafka", f"broker at {bootstrap}")
     if admin is None:
         say(
@@ -108,8 +110,10 @@ async def start(settings: Settings) -> DemoBroker:
     admin_file = Path(fields["admin_password_file"])
     say(
         "kafka",
-        f"the broker enforces SCRAM users and ACLs (no allow-all); the hub connects as user {fields['username']!r} "
-        f"with only its own ACLs; the admin's secret is in {admin_file} (mode 0600)",
+        "the broker enforces SCRAM users and ACLs (no allow-all)"
+        + (f" over TLS (SASL_SSL; clients trust the CA {admin.ca_file})" if admin.ca_file is not None else "")
+        + f"; the hub connects as user {fields['username']!r} with only its own ACLs; the admin's secret is in "
+        f"{admin_file} (mode 0600)",
     )
     return DemoBroker(bootstrap, hub_settings, admin_file)
 
@@ -129,7 +133,7 @@ async def show_refused(broker: DemoBroker, reader: Enrolled, owner: DemoAgency) 
     Raises:
         Unavailable: ``kafka.unreachable``.
     """
-    who = ClientCredentials.from_file(reader.username, reader.password_file)
+    who = ClientCredentials.from_file(reader.username, reader.password_file, ca_file=reader.ca_file)
     inbox = TopicNames(broker.settings.kafka.topic_prefix).inbox(owner.id)
     readable = await can_read(broker.bootstrap, inbox, who, within=10.0)
     verdict = "lets it: ACLs are NOT enforced" if readable else "refuses it (TOPIC_AUTHORIZATION_FAILED)"

@@ -195,6 +195,7 @@ def connector_config(
             "topic_prefix": settings.kafka.topic_prefix,
             "intake_replication_factor": settings.kafka.replication_factor,
             **({} if enrolled is None else {"username": enrolled.username, "password_file": enrolled.password_file}),
+            **({} if enrolled is None or enrolled.ca_file is None else {"ca_file": enrolled.ca_file}),
         },
         # The REST API is not part of the demo: a fresh token each run, never shown.
         api={"host": "127.0.0.1", "port": free_port(desk.port), "token": secrets.token_urlsafe(32)},

@@ -45,14 +45,17 @@ class KafkaSettings(BaseModel):
     """A broker super user the API provisions agencies' SCRAM users and ACLs with; unset: no provisioning."""
     admin_password_file: Path | None = None
     """A file (mode 0600) holding the admin user's password."""
+    ca_file: Path | None = None
+    """The broker's CA certificate (PEM): set, every client speaks SASL_SSL and verifies the broker
+    against it (``onedoor.kafka.tls``); the hub also hands it to enrolling connectors. Unset: SASL_PLAINTEXT."""
 
     def credentials(self) -> ClientCredentials | None:
-        """The hub's broker credentials, or ``None`` for PLAINTEXT (raises ``kafka.password_file``)."""
-        return credentials_from(self.username, self.password_file)
+        """The hub's broker credentials, or ``None`` for PLAINTEXT (raises ``kafka.password_file``/``ca_file``)."""
+        return credentials_from(self.username, self.password_file, self.ca_file)
 
     def admin_credentials(self) -> ClientCredentials | None:
         """The provisioning admin's credentials, or ``None`` when provisioning is off."""
-        return credentials_from(self.admin_username, self.admin_password_file)
+        return credentials_from(self.admin_username, self.admin_password_file, self.ca_file)
 
 
 class DatabaseSettings(BaseModel):
@@ -105,6 +108,8 @@ class ApiSettings(BaseModel):
     """How often the API signs a checkpoint of the audit chain (only when the chain grew)."""
     audit_verify_seconds: float = Field(default=300.0, gt=0)
     """How often the API re-verifies the whole audit chain in the background (``GET /audit/chain``)."""
+    broker_reconcile_seconds: float = Field(default=30.0, gt=0)
+    """How often the API withdraws what a suspended agency still holds at the broker (``hub.broker.reconcile``)."""
 
 
 class IntakeSettings(BaseModel):

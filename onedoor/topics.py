@@ -39,8 +39,16 @@ class TopicNames:
 
     @property
     def policy(self) -> str:
-        """Policy-change announcements (agreement ids, subject tokens): the hub API writes, routers read."""
+        """Agreement and consent change announcements (agreement ids, subject tokens): the hub API writes, routers read.
+
+        No connector reads it (threat model S7): agencies get registry events on :attr:`registry`.
+        """
         return f"{self.prefix}.policy"
+
+    @property
+    def registry(self) -> str:
+        """Registry change announcements (agency ids only): the hub API writes, routers and every connector read."""
+        return f"{self.prefix}.registry"
 
     @property
     def outbound_pattern(self) -> str:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from connectors.identity.keys import MatchingKey
 from connectors.sdk.connector import ReceivedMessage
 from connectors.status.index import StatusRecord
 from onedoor.errors import Category, OneDoorError, Unavailable
@@ -78,6 +79,8 @@ class AdapterContext:
     """The connector's own directory: reports, state and secrets an adapter keeps go under it."""
     base_dir: Path
     """The adapters file's directory: relative paths in options are relative to it."""
+    matching_key: MatchingKey | None = None
+    """The federation matching key, for adapters that derive subject tokens from identifiers (``None``: not given)."""
 
 
 @runtime_checkable

@@ -6,7 +6,8 @@ For small organisations without an API. Options (``kind: folder``)::
     recipients: [county-triage-desk]
     purpose: safeguarding-referral       # default
     contract: onedoor.referral.MasterReferral   # default; version: 1
-    subject_token: Subject token         # the CSV column holding the young person's st1_ token
+    subject_token: Subject token         # the CSV column holding the young person's st1_ token, or:
+    # subject_token: {derive: {given_name: First name, family_name: Last name, date_of_birth: Date of birth}}
     columns:                             # CSV header -> contract field path
       First name: child.given_name
       Last name: child.family_name
@@ -26,9 +27,14 @@ consent recorded for them (refused, withdrawn). It comes from the ``subject_toke
 else from a column mapped to the body's own ``subject_token`` field (Alert); a folder of such a
 contract naming neither is refused at start (``adapter.folder.no_subject_token``), and a row
 whose cell is empty (``adapter.folder.no_subject_token``) or not a token
-(``adapter.folder.bad_subject_token``) is a rejected row. The adapter does not derive tokens
-from names and dates of birth (the matching key is not given to adapters): the agency's
-system exports the token it holds.
+(``adapter.folder.bad_subject_token``) is a rejected row. Or the token is derived from the row's
+given name, family name and date of birth columns (``subject_token: {derive: {...}}``) under the
+federation matching key the connector gives its adapters (connectors/identity/subject.py); a
+folder asking to derive without a key is refused at start (``adapter.folder.no_matching_key``),
+and a row whose identifiers are empty or not a date of birth is a rejected row
+(``adapter.folder.underivable_subject``, naming the column). A child whose names are spelled in
+a way the canonical form does not absorb gets another token: an agency that holds the token
+(from a referral's header) should export it instead.
 
 Layout under ``folder``: staff drop ``*.csv`` into ``incoming/``; a file is read once its size
 and modification time are the same on two polls in a row (a file still being copied is left
@@ -56,6 +62,7 @@ row, so it is the same whatever happens.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import datetime as dt
 import hashlib
@@ -66,16 +73,19 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.adapters.base import AdapterContext, Outbound, OutboundRequest
 from connectors.adapters.folder_ledger import MOVED, REPORTED, SENDING, FolderLedger
 from connectors.adapters.folder_mapping import MISSING_COLUMN, RAGGED_ROW, ColumnMapping, RowProblem
+from connectors.adapters.sql.mapping import DeriveSubject
 from connectors.adapters.subjects import BODY_FIELD, about_a_child, token_or_none
 from connectors.adapters.values import parse_options
 from connectors.adapters.webhook import payload
+from connectors.identity.keys import MatchingKey
+from connectors.identity.subject import SubjectColumns, UnderivableSubject, subject_token_from_row
 from connectors.sdk.codec import ContractCodecs
 from connectors.sdk.connector import ReceivedMessage
 from connectors.status.index import StatusRecord
@@ -97,8 +107,11 @@ TOO_LARGE: Final = "adapter.folder.too_large"
 NOT_SENT: Final = "adapter.folder.not_sent"
 ALREADY_PROCESSED: Final = "adapter.folder.already_processed"
 NO_SUBJECT_TOKEN: Final = "adapter.folder.no_subject_token"  # noqa: S105 - an error code
+NO_MATCHING_KEY: Final = "adapter.folder.no_matching_key"
+UNDERIVABLE_SUBJECT: Final = "adapter.folder.underivable_subject"
 BAD_SUBJECT_TOKEN: Final = "adapter.folder.bad_subject_token"  # noqa: S105 - an error code
 SENT: Final = "sent"
+_STAND_IN_TOKEN: Final = "st1_" + "0" * 43  # a placeholder of the right shape, never sent
 REPORT_HEADER: Final = ("row", "column", "code", "message")
 _SAFE_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
@@ -119,8 +132,9 @@ class FolderOptions(BaseModel):
     folder: Path
     recipients: list[str] = Field(min_length=1, max_length=200)
     columns: dict[str, str] = Field(min_length=1)
-    subject_token: str | None = Field(default=None, min_length=1, max_length=200)
-    """The CSV column holding the young person's ``st1_`` token (for the envelope header)."""
+    subject_token: Annotated[str, Field(min_length=1, max_length=200)] | DeriveSubject | None = None
+    """The CSV column holding the young person's ``st1_`` token (for the envelope header), or
+    ``{derive: {given_name, family_name, date_of_birth}}``: the columns it is derived from."""
     purpose: str = str(SAFEGUARDING_REFERRAL)
     contract: str = str(REFERRAL)
     version: int = Field(default=1, ge=1)
@@ -169,6 +183,8 @@ class FolderAdapter:
         max_bytes: int = 20 * 1024 * 1024,
         received_contracts: Iterable[str] = (),
         subject_column: str | None = None,
+        derive_subject: SubjectColumns | None = None,
+        matching_key: MatchingKey | None = None,
     ) -> None:
         self.name = name
         self.root = root
@@ -183,6 +199,11 @@ class FolderAdapter:
         self.received_contracts = frozenset(received_contracts)
         self.subject_column = subject_column
         """The column the header's subject token comes from (``None``: the body's ``subject_token`` field)."""
+        if derive_subject is not None and matching_key is None:
+            raise ValidationFailed(NO_MATCHING_KEY, f"adapter {name}: deriving subject tokens needs the matching key")
+        self.derive_subject = derive_subject
+        """The columns the header's subject token is derived from (``None``: read, not derived)."""
+        self._matching_key = matching_key
         self._seen: dict[str, tuple[int, int]] = {}
         root.mkdir(parents=True, exist_ok=True, mode=0o700)
         for sub in ("incoming", "reports", "done", *(("received",) if self.received_contracts else ())):
@@ -320,6 +341,10 @@ class FolderAdapter:
             problems.append(
                 RowProblem(1, column, MISSING_COLUMN, f"the subject token column '{column}' is missing from the header")
             )
+        for column in self.derive_subject.names() if self.derive_subject is not None else ():
+            if column not in header:
+                message = f"the column '{column}' the subject token is derived from is missing from the header"
+                problems.append(RowProblem(1, column, MISSING_COLUMN, message))
         return problems
 
     def _row(
@@ -329,13 +354,19 @@ class FolderAdapter:
             return [RowProblem(number, "", RAGGED_ROW, f"the row has {len(cells)} cells; the header has {len(header)}")]
         row = dict(zip(header, [*cells, *[""] * (len(header) - len(cells))], strict=True))
         token = self._token(row, number)
-        mapped = self.mapping.map_row(row, number, row_key=f"{digest}:{number}")
+        # A row whose token cannot be derived is still checked (with a stand-in, discarded) so the report
+        # lists its other problems and not a missing subject_token field on top.
+        stand_in = token if isinstance(token, str) else _STAND_IN_TOKEN
+        extra = {BODY_FIELD: stand_in} if BODY_FIELD in self.mapping.filled else None
+        mapped = self.mapping.map_row(row, number, row_key=f"{digest}:{number}", extra=extra)
         if isinstance(token, RowProblem):
             return [token, *([] if isinstance(mapped, dict) else mapped)]
         return (mapped, token) if isinstance(mapped, dict) else mapped
 
     def _token(self, row: Mapping[str, str], number: int) -> str | RowProblem | None:
         """The row's subject token for the header, or why the row cannot be sent without one."""
+        if self.derive_subject is not None and self._matching_key is not None:
+            return self._derived_token(row, number, self.derive_subject, self._matching_key)
         column = self.subject_column or self.mapping.column_of(BODY_FIELD) or ""
         try:
             token = token_or_none(row.get(column)) if column else None
@@ -347,6 +378,19 @@ class FolderAdapter:
                 number, column, NO_SUBJECT_TOKEN, f"{where}: a message about a child needs the young person's token"
             )
         return token
+
+    def _derived_token(
+        self, row: Mapping[str, str], number: int, columns: SubjectColumns, key: MatchingKey
+    ) -> str | RowProblem:
+        """The token derived from the row's identifiers (a date in ``date_format`` is read as such)."""
+        cells: dict[str, Any] = dict(row)
+        dob = (row.get(columns.date_of_birth) or "").strip()
+        with contextlib.suppress(ValueError):  # else ISO or day-first text, read (or refused) by the identity module
+            cells[columns.date_of_birth] = dt.datetime.strptime(dob, self.mapping.date_format).date()
+        try:
+            return str(subject_token_from_row(key, columns, cells))
+        except UnderivableSubject as exc:
+            return RowProblem(number, exc.column, UNDERIVABLE_SUBJECT, f"no subject token: {exc.message} ({exc.code})")
 
     async def _send_row(
         self,
@@ -449,6 +493,10 @@ def factory(name: str, options: Mapping[str, Any], context: AdapterContext) -> F
         raise ValidationFailed(
             UNKNOWN_CONTRACT, f"adapter {name}: {settings.contract} v{settings.version} is not a known contract version"
         ) from None
+    derive = settings.subject_token.derive.columns() if isinstance(settings.subject_token, DeriveSubject) else None
+    # A derived token also fills the body's own subject_token field (Alert), unless a column is mapped to it.
+    has_body_field = any(f.get("name") == BODY_FIELD for f in schema.parsed.get("fields", []))
+    fills_body = derive is not None and has_body_field and BODY_FIELD not in settings.columns.values()
     mapping = ColumnMapping(
         schema,
         settings.columns,
@@ -456,7 +504,14 @@ def factory(name: str, options: Mapping[str, Any], context: AdapterContext) -> F
         date_format=settings.date_format,
         list_separator=settings.list_separator,
         adapter=name,
+        filled=(BODY_FIELD,) if fills_body else (),
     )
+    if derive is not None and context.matching_key is None:
+        raise ValidationFailed(
+            NO_MATCHING_KEY,
+            f"adapter {name}: subject_token derives the token, which needs the federation matching key; "
+            "this connector was given none",
+        )
     if about_a_child(mapping.contract) and settings.subject_token is None and mapping.column_of(BODY_FIELD) is None:
         raise ValidationFailed(
             NO_SUBJECT_TOKEN,
@@ -478,7 +533,9 @@ def factory(name: str, options: Mapping[str, Any], context: AdapterContext) -> F
             delimiter=settings.delimiter,
             max_bytes=int(settings.max_file_mb * 1024 * 1024),
             received_contracts=received,
-            subject_column=settings.subject_token,
+            subject_column=settings.subject_token if isinstance(settings.subject_token, str) else None,
+            derive_subject=derive,
+            matching_key=context.matching_key if derive is not None else None,
         )
     except OSError as exc:
         ledger.close()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -84,13 +84,18 @@ class ColumnMapping:
         date_format: str = "%Y-%m-%d",
         list_separator: str = ";",
         adapter: str = "folder",
+        filled: Iterable[str] = (),
     ) -> None:
         """Check the mapping against the contract.
+
+        ``filled``: top-level fields the adapter fills itself for each row (a derived ``subject_token``),
+        passed to ``map_row`` as ``extra``.
 
         Raises:
             ValidationFailed: ``adapter.folder.bad_mapping`` naming the field or column.
         """
         self.schema = schema
+        self.filled = frozenset(filled)
         self.contract = str(schema.name)
         self.date_format = date_format
         self.list_separator = list_separator
@@ -107,6 +112,7 @@ class ColumnMapping:
             {".".join(s.path) for s in self.fields.values()}
             | set(self.defaults)
             | _AUTOMATIC.get(self.contract, frozenset())
+            | self.filled
         )
         unfilled = [p for p in _required_leaves(schema.parsed, named, "") if p not in given]
         if unfilled:
@@ -138,15 +144,18 @@ class ColumnMapping:
             seen.add(column)
         return problems
 
-    def map_row(self, row: Mapping[str, str], number: int, *, row_key: str) -> dict[str, Any] | list[RowProblem]:
+    def map_row(
+        self, row: Mapping[str, str], number: int, *, row_key: str, extra: Mapping[str, Any] | None = None
+    ) -> dict[str, Any] | list[RowProblem]:
         """The contract's record for one row, or why it cannot be sent.
 
         Args:
             row: cell text by column header.
             number: the row's spreadsheet number (for problems).
             row_key: stable for this file and row (a referral's ``referral_id`` is derived from it).
+            extra: values of ``filled`` fields for this row (a field with no value is left out).
         """
-        body: dict[str, Any] = {}
+        body: dict[str, Any] = {path: value for path, value in (extra or {}).items() if path in self.filled}
         problems: list[RowProblem] = []
         for path, value in self.defaults.items():
             _put(body, tuple(path.split(".")), value)

@@ -266,9 +266,13 @@ class Adapters:
 
     @property
     def problems(self) -> list[str]:
-        """``adapter.stopped:<name>`` for each run loop that ended with an error."""
+        """``adapter.stopped.<name>`` for each run loop that ended with an error.
+
+        Lowercase, with a dot and at most 64 characters: the hub's heartbeat takes problem codes of
+        that shape only (a colon or capital once had the whole heartbeat refused).
+        """
         return [
-            f"adapter.stopped:{task.get_name().removeprefix('adapter-')}"
+            f"adapter.stopped.{task.get_name().removeprefix('adapter-').lower()}"[:64]
             for task in self._tasks
             if task.done() and not task.cancelled() and task.exception() is not None
         ]

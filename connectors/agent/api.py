@@ -8,8 +8,8 @@ echoes what was sent. One log line per request (method, route template, status, 
 never a body, a name, a date of birth or a token.
 
 Also served: ``POST /referrals`` and ``/triage/referrals...`` (``triage_api``), ``POST /outbound``
-(``outbound_api``), and the staff workbench at ``/workbench`` (``connectors.workbench.web``; its
-own sign-in, no bearer token) when the backend has one.
+(``outbound_api``), ``POST /status/refresh`` (``status_refresh_api``), and the staff workbench at
+``/workbench`` (``connectors.workbench.web``; its own sign-in, no bearer token) when the backend has one.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from connectors.agent import outbound_api, triage_api
+from connectors.agent import outbound_api, status_refresh_api, triage_api
 from connectors.agent.config import ConnectorConfig
 from connectors.agent.notices import NoticeBoard
 from connectors.agent.schemas import (
@@ -255,6 +255,7 @@ def create_app(config: ConnectorConfig, backend: Backend) -> FastAPI:
     app.include_router(router)
     app.include_router(triage_api.router, dependencies=[Depends(_authorized)], responses=_ERRORS)
     app.include_router(outbound_api.router, dependencies=[Depends(_authorized)], responses=_ERRORS)
+    app.include_router(status_refresh_api.router, dependencies=[Depends(_authorized)], responses=_ERRORS)
     app.include_router(health)
     workbench = getattr(backend, "workbench", None)
     if workbench is not None:

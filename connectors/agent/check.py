@@ -4,8 +4,10 @@ Each check gives a :class:`CheckResult` with a stable code (``check.*``) when it
 checks, in order: the config file loads; the private keys load and their files are mode 0600;
 the hub answers ``/healthz``; the hub accepts the agency's own assertion (``/auth/agency``);
 the local clock agrees with the hub's; the hub's directory lists this agency with the same
-public keys; the broker answers and the agency's outbound topic and inbox exist. A check that
-cannot run because an earlier one failed is left out; the others still run.
+public keys; the broker answers and the agency's outbound topic, inbox and the registry topic
+exist; with broker credentials, the broker enforces ACLs and refuses this connector the policy
+topic (consent events; threat model S7). A check that cannot run because an earlier one failed
+is left out; the others still run.
 
 The judging functions (``*_result``) are pure; :func:`run_checks` is the thin async shell doing
 the I/O. No message holds a key, a token, an assertion or a config value.
@@ -32,6 +34,7 @@ from onedoor.errors import Forbidden, NotFound, OneDoorError, Unauthenticated, U
 from onedoor.ids import AgencyId
 from onedoor.kafka.admin import authenticate, can_read, describe_partitions
 from onedoor.kafka.security import ClientCredentials
+from onedoor.kafka.tls import CA_FILE_CODE
 from onedoor.topics import TopicNames
 
 MAX_SKEW_S: Final = 30.0
@@ -51,8 +54,10 @@ BROKER_UNREACHABLE: Final = "check.broker_unreachable"
 TOPIC_MISSING: Final = "check.topic_missing"
 
 BROKER_CREDENTIALS: Final = "check.broker_credentials"
+BROKER_TLS: Final = "check.broker_tls"
 ACL_MISSING: Final = "check.acl_missing"
 ACL_OPEN: Final = "check.acl_open"
+ACL_STALE: Final = "check.acl_stale"
 
 ACL_NOTE: Final = (
     "note: no broker credentials are configured, so broker ACLs are not checked "
@@ -208,6 +213,9 @@ async def run_checks(
     await _check_broker(config, describe or partial(_describe_topic, credentials=credentials), results)
     if credentials is not None and _passed(results, "topics"):
         await _check_acls(config, credentials, results)
+        if _passed(results, "acls"):
+            topics = TopicNames(config.kafka.topic_prefix)
+            results.append(await policy_closed_result(config.kafka.bootstrap_servers or "", topics, credentials))
     return results
 
 
@@ -320,6 +328,7 @@ async def _check_broker(config: ConnectorConfig, describe: Describe, results: li
         return
     topics = TopicNames(config.kafka.topic_prefix)
     wanted = [("outbound topic", topics.outbound(config.agency_id)), ("inbox", topics.inbox(config.agency_id))]
+    wanted.append(("registry topic", topics.registry))  # key revocations within a second (registry_watch)
     missing: list[str] = []
     denied: list[str] = []
     for label, topic in wanted:
@@ -351,11 +360,11 @@ async def _check_broker(config: ConnectorConfig, describe: Describe, results: li
             CheckResult.failed(
                 "topics",
                 TOPIC_MISSING,
-                "missing on the broker: " + ", ".join(missing),
+                "missing on the broker: " + ", ".join(missing) + registry_hint(missing, topics),
             )
         )
     else:
-        names = " and ".join(topic for _, topic in wanted)
+        names = ", ".join(topic for _, topic in wanted[:-1]) + f" and {wanted[-1][1]}"
         results.append(CheckResult.passed("topics", f"the agency's topics {names} exist"))
 
 
@@ -382,9 +391,7 @@ async def _check_broker_identity(
     try:
         credentials = config.kafka.credentials()
     except OneDoorError as exc:
-        results.append(
-            CheckResult.failed("broker_identity", BROKER_CREDENTIALS, f"{exc.message}: run onedoor connector enrol")
-        )
+        results.append(CheckResult.failed("broker_identity", *_config_problem(exc)))
         return False
     bootstrap = config.kafka.bootstrap_servers
     if not bootstrap:
@@ -396,15 +403,42 @@ async def _check_broker_identity(
             CheckResult.failed("broker_identity", BROKER_CREDENTIALS, broker_login_sentence(bootstrap, credentials))
         )
         return False
-    except OneDoorError:
-        return credentials  # unreachable: _check_broker says so
+    except OneDoorError as exc:
+        if not exc.code.startswith("kafka.tls_"):
+            return credentials  # unreachable: _check_broker says so
+        results.append(CheckResult.failed("broker_identity", BROKER_TLS, broker_tls_sentence(exc)))
+        return False
     if credentials is not None:
+        tls = " over TLS" if credentials.ca_file is not None else ""
         results.append(
             CheckResult.passed(
-                "broker_identity", f"the broker at {bootstrap} accepts the SCRAM credentials of {credentials.username}"
+                "broker_identity",
+                f"the broker at {bootstrap} accepts the SCRAM credentials of {credentials.username}{tls}",
             )
         )
     return credentials
+
+
+def _config_problem(exc: OneDoorError) -> tuple[str, str]:
+    """The check code and sentence for broker settings that cannot be used."""
+    if exc.code == CA_FILE_CODE:
+        return BROKER_TLS, f"{exc.message} (ONEDOOR_CONNECTOR_KAFKA__CA_FILE)"
+    return BROKER_CREDENTIALS, f"{exc.message}: run onedoor connector enrol"
+
+
+def broker_tls_sentence(exc: OneDoorError) -> str:
+    """What a failed TLS connection to the broker means, in words (``kafka.tls_*``)."""
+    if exc.code == "kafka.tls_required":
+        return (
+            f"{exc.message}: set ONEDOOR_CONNECTOR_KAFKA__CA_FILE to the broker's CA certificate "
+            "(onedoor connector enrol writes it when the hub hands it out)"
+        )
+    if exc.code == "kafka.tls_untrusted":
+        return (
+            f"{exc.message}: is ONEDOOR_CONNECTOR_KAFKA__CA_FILE the broker's CA? "
+            "onedoor connector enrol fetches it from the hub"
+        )
+    return f"TLS to the broker failed: {exc.message}"
 
 
 def broker_login_sentence(bootstrap: str, credentials: ClientCredentials | None) -> str:
@@ -449,6 +483,36 @@ async def _check_acls(config: ConnectorConfig, credentials: ClientCredentials, r
             f"the broker refuses {credentials.username} another agency's inbox ({other}): it enforces ACLs "
             "(probed: describing and reading that one topic; not every rule)",
         )
+    )
+
+
+def registry_hint(missing: list[str], topics: TopicNames) -> str:
+    """Why the registry topic may be missing, when it is, in words."""
+    if not any(item.endswith(f" {topics.registry}") for item in missing):
+        return ""
+    return (
+        " (the hub API makes the registry topic when it starts with a broker; until it exists, a revoked key "
+        "reaches this connector only at its periodic refresh)"
+    )
+
+
+async def policy_closed_result(bootstrap: str, topics: TopicNames, credentials: ClientCredentials) -> CheckResult:
+    """Whether the broker refuses this connector the policy topic (every consent change's subject token: S7)."""
+    policy = topics.policy
+    try:
+        readable = await can_read(bootstrap, policy, credentials, within=BROKER_TIMEOUT_S)
+    except OneDoorError as exc:
+        return CheckResult.failed("policy_topic", BROKER_UNREACHABLE, f"could not probe the broker's ACLs ({exc.code})")
+    if readable:
+        return CheckResult.failed(
+            "policy_topic",
+            ACL_STALE,
+            f"the broker lets {credentials.username} read {policy}, whose consent events name other agencies' "
+            "children by token: these ACLs predate the registry topic; run onedoor connector enrol again "
+            "(the hub replaces them)",
+        )
+    return CheckResult.passed(
+        "policy_topic", f"the broker refuses {credentials.username} the policy topic {policy} (consent events)"
     )
 
 

@@ -122,10 +122,14 @@ def enrol_command(
     print_only: Annotated[
         bool, typer.Option("--print-only", help="Do not edit the config file; print the two lines to add.")
     ] = False,
+    ca_file: Annotated[
+        Path | None,
+        typer.Option("--ca-file", help="The broker's CA certificate (PEM), if the hub does not hand it out."),
+    ] = None,
 ) -> None:
     """Fetch (or rotate) this agency's broker identity from the hub; keep its password 0600; set the config."""
     try:
-        result = asyncio.run(enrol(config_file, update_config=not print_only))
+        result = asyncio.run(enrol(config_file, update_config=not print_only, ca_file=ca_file))
     except OneDoorError as exc:
         raise fail(f"{exc.message} ({exc.code})") from None
     for line in describe_enrolment(result):

@@ -52,10 +52,12 @@ class KafkaConfig(BaseModel):
     """The agency's SCRAM user on a secured broker (``agency-<id>``, ``onedoor connector enrol``); unset: PLAINTEXT."""
     password_file: Path | None = None
     """A file (mode 0600) holding its password (``<data dir>/broker.password`` after enrolment)."""
+    ca_file: Path | None = None
+    """The broker's CA certificate (PEM; ``<data dir>/broker-ca.pem`` after enrolment): SASL_SSL; unset: no TLS."""
 
     def credentials(self) -> ClientCredentials | None:
-        """The broker credentials, or ``None`` for PLAINTEXT (raises ``kafka.password_file``)."""
-        return credentials_from(self.username, self.password_file)
+        """The broker credentials, or ``None`` for PLAINTEXT (raises ``kafka.password_file``, ``kafka.ca_file``)."""
+        return credentials_from(self.username, self.password_file, self.ca_file)
 
 
 class ApiConfig(BaseModel):
@@ -129,6 +131,9 @@ class ConnectorConfig(BaseSettings):
     """The disclosure log (SQLite file): every record disclosed, for subject access requests."""
     policy_refresh_seconds: float = Field(default=30.0, gt=0)
     """How often the sharing policy is fetched again from the hub."""
+    status_refresh_seconds: float = Field(default=300.0, ge=0, le=24 * 3600)
+    """How often the status records (records file, adapters) are read again and the status index rebuilt
+    if they changed (``connectors.agent.status_refresh``); ``0``: only at start."""
     heartbeat_seconds: float = Field(default=30.0, gt=0, le=3600)
     """How often the connector tells the hub it is alive (``connectors.agent.heartbeat``); 3 missed: late."""
     notices_kept: int = Field(default=1000, ge=1, le=100_000)

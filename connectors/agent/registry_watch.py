@@ -1,7 +1,7 @@
 """Follow the hub's registry at once: a revoked key is refused by this connector within a second.
 
 The hub API announces every committed registry change (an agency registered or suspended, a
-key added, retired or revoked) on ``<prefix>.policy`` (``hub.policy.bus``). ``RegistryWatch``
+key added, retired or revoked) on ``<prefix>.registry`` (``hub.policy.bus``). ``RegistryWatch``
 reads that topic from its end with no consumer group (every connector sees every event) and,
 on a ``registry`` event, calls ``refresh``: ``directory_refresher`` fetches ``GET /directory``
 and swaps it into the running ``Connector`` (``use_directory``), so an envelope signed with a
@@ -13,8 +13,10 @@ refreshes once (to catch what it missed) and listens again after a growing pause
 30 s), so a dead listener does not silently leave only the periodic refresh; ``stop`` always
 stops the consumer.
 
-The topic carries ids only (agreement ids, agency ids, opaque subject tokens), never a name;
-this module acts on ``registry`` events and ignores the rest.
+The registry topic carries agency ids only, never a name, and no consent or agreement event:
+those stay on ``<prefix>.policy``, which a connector neither reads nor may read (its broker
+ACLs, ``onedoor.kafka.plan.agency_acl_plan``: threat model S7). This module still acts on
+``registry`` events only and ignores anything else.
 """
 
 from __future__ import annotations
@@ -170,6 +172,11 @@ class RegistryWatch:
             await consumer.position(tp)
 
     @property
+    def topic(self) -> str:
+        """The topic read: ``<prefix>.registry`` for a running connector (``watch_registry``)."""
+        return self._topic
+
+    @property
     def listening(self) -> bool:
         """Whether announcements are being read (else only the periodic refresh runs)."""
         return self._consumer is not None
@@ -263,7 +270,7 @@ def watch_registry(
     )
     return RegistryWatch(
         bootstrap=bootstrap,
-        topic=TopicNames(config.kafka.topic_prefix).policy,
+        topic=TopicNames(config.kafka.topic_prefix).registry,
         refresh=refresh,
         every_s=config.policy_refresh_seconds,
         client_options=aiokafka_options(config.kafka.credentials()),

@@ -5,7 +5,10 @@ key and its status records; fetches the directory and the sharing policy from th
 the ``Connector``; routes ``StatusCheck``s to a ``StatusResponder`` (disclosures logged in the
 ``DisclosureLog``, owner notices kept on a ``NoticeBoard``) and replies to a ``StatusChecker``
 through one ``Dispatcher``; reads the inbox in a task, and fetches the policy again every
-``policy_refresh_seconds``. Everything is stopped when the ``async with`` block ends.
+``policy_refresh_seconds``; reads the status records again every ``status_refresh_seconds`` and
+swaps in a rebuilt index when they changed (``status_refresh``). Both refresh loops are supervised
+(``supervise``: a crash is logged, is a problem, and the loop restarts). Everything is stopped when
+the ``async with`` block ends.
 
 It also runs the agency's triage desk and workbench: every MasterReferral, Alert, TransferOffer,
 HandoverPack and TransferCompleted received goes into the workbench store
@@ -40,6 +43,8 @@ from connectors.agent.heartbeat import Heartbeat, vitals_of
 from connectors.agent.keyfiles import load_pair
 from connectors.agent.notices import NoticeBoard
 from connectors.agent.registry_watch import old_keys_of, watch_registry
+from connectors.agent.status_refresh import StatusRefresh, status_refresh_of
+from connectors.agent.supervise import Supervised
 from connectors.casework.transfers import (
     HANDOVER_PACK,
     TRANSFER_ACCEPTED,
@@ -118,6 +123,10 @@ class ConnectorProcess:
     """The agency's systems plugged in through its adapters file (``connectors.adapters``)."""
     heartbeat: Heartbeat | None = None
     """Tells the hub every ``heartbeat_seconds`` that this connector is alive, and how it is (``hub.fleet``)."""
+    status_refresh: StatusRefresh | None = None
+    """Re-reads the status records every ``status_refresh_seconds`` (``None`` when set to 0)."""
+    supervised: tuple[Supervised, ...] = ()
+    """Background loops restarted when they fail (policy refresh, status refresh): failing ones are problems."""
 
     @property
     def problems(self) -> list[str]:
@@ -133,6 +142,10 @@ class ConnectorProcess:
             found.extend(self.adapters.problems)
         if self.heartbeat is not None:
             found.extend(self.heartbeat.problems)
+        if self.status_refresh is not None:
+            found.extend(self.status_refresh.problems)  # status.refresh_failed until a refresh succeeds
+        for loop in self.supervised:
+            found.extend(loop.problems)  # connector.task_failed.<name>
         return found
 
     @property
@@ -164,10 +177,11 @@ def load_index(config: ConnectorConfig, key: MatchingKey, records: Iterable[Stat
         raise ValidationFailed("status.invalid_records", f"cannot read {config.records_path}: {exc.strerror}") from None
 
 
-def adapter_context(config: ConnectorConfig) -> AdapterContext:
-    """What every adapter of the agency is told: the agency, its data directory, the adapters file's folder."""
+def adapter_context(config: ConnectorConfig, matching_key: MatchingKey | None = None) -> AdapterContext:
+    """What every adapter of the agency is told: the agency, its data directory, the adapters file's folder
+    and the matching key (adapters may derive subject tokens with it)."""
     base = config.adapters_file.parent if config.adapters_file is not None else config.data_directory
-    return AdapterContext(config.agency_id, config.data_directory, base)
+    return AdapterContext(config.agency_id, config.data_directory, base, matching_key)
 
 
 def load_keys(config: ConnectorConfig) -> tuple[AgencyKeyPair, MatchingKey]:
@@ -243,7 +257,8 @@ async def running_connector(
         )
     keys, key = load_keys(config)
     # The agency's systems (adapters file): their status records join the index; they take referrals and alerts.
-    adapters = load_adapters(config.adapters_file, adapter_context(config))
+    adapters = load_adapters(config.adapters_file, adapter_context(config, key))
+    records = None if records is None else list(records)  # read again by the status refresh
     index = load_index(config, key, adapters.index_records(records, config.records_path))
     directory = await fetch_directory(config.hub_url, client=client)
     agencies = await fetch_agencies(config.hub_url, client=client)
@@ -291,10 +306,16 @@ async def running_connector(
             if watch is not None:
                 await watch.register()
             pump = asyncio.create_task(_pump(connector, dispatcher), name=f"connector-inbox-{config.agency}")
-            refresh = asyncio.create_task(
-                _refresh_policy(policy, config.hub_url, client, every_s=config.policy_refresh_seconds, watch=watch),
-                name=f"connector-policy-{config.agency}",
+            # The status index follows the records file and the adapters' systems while running.
+            status_refresh = status_refresh_of(
+                responder,
+                key,
+                every_s=config.status_refresh_seconds,
+                records=records,
+                records_path=config.records_path,
+                adapters=adapters,
             )
+            loops = _start_loops(config, policy, client, watch, status_refresh)
             # The relay publishes what `send` commits to the outbox; parked messages put back go to the dispatcher.
             # The registry watch: a revoked key is refused here within a second, rotated keys are picked up.
             async with (
@@ -327,7 +348,7 @@ async def running_connector(
                     intake=intake is not None,
                     intake_key_ok=None if watch is None else watch.ok,
                 )
-                tasks = [t for t in (refresh, pump, intake) if t is not None]
+                tasks = [t for t in (*(loop.task for loop in loops), pump, intake) if t is not None]
                 try:
                     process = ConnectorProcess(
                         config,
@@ -345,6 +366,8 @@ async def running_connector(
                         watch,
                         durability,
                         adapters=adapters,
+                        status_refresh=status_refresh,
+                        supervised=loops,
                     )
                     # The heartbeat reports the process's own problems, so it starts once the process exists.
                     vitals = vitals_of(connector, durability, lambda: process.problems)
@@ -406,6 +429,28 @@ async def _pump(connector: Connector, dispatcher: Dispatcher) -> None:
             trace = "".join(traceback.format_exception(exc))
             log.error("connector.inbox_failed", agency=connector.agency, error=type(exc).__name__, traceback=trace)  # noqa: TRY400
             await asyncio.sleep(PUMP_RETRY_S)
+
+
+def _start_loops(
+    config: ConnectorConfig,
+    policy: SharingPolicy,
+    client: httpx.AsyncClient | None,
+    watch: IntakeKeyWatch | None,
+    status_refresh: StatusRefresh | None,
+) -> tuple[Supervised, ...]:
+    """Start the background loops, supervised (a crash is logged, is a problem, and restarts the loop)."""
+    every_s = config.policy_refresh_seconds
+    policy_loop = Supervised(
+        "policy-refresh",
+        lambda: _refresh_policy(policy, config.hub_url, client, every_s=every_s, watch=watch),
+        stable_s=2 * every_s,
+    )
+    policy_loop.start(f"connector-policy-{config.agency}")
+    if status_refresh is None:
+        return (policy_loop,)
+    status_loop = status_refresh.supervised()
+    status_loop.start(f"connector-status-{config.agency}")
+    return (policy_loop, status_loop)
 
 
 async def _refresh_policy(

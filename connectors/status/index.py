@@ -230,7 +230,10 @@ def read_records(path: Path) -> list[StatusRecord]:
     """Records from a ``.json`` or ``.csv`` file (see ``StatusIndex.load``)."""
     suffix = path.suffix.lower()
     if suffix == ".json":
-        items = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            items = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:  # where, never what: the text may hold a name
+            raise ValidationFailed(INVALID_RECORDS, f"{path.name}: not valid JSON (line {exc.lineno})") from None
         if not isinstance(items, list):
             raise ValidationFailed(INVALID_RECORDS, f"{path.name}: a records JSON file holds a list of objects")
         return [_numbered(position, StatusRecord.from_json, item) for position, item in enumerate(items, 1)]

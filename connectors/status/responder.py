@@ -8,6 +8,9 @@ policy cuts it down to what the agreement lets this agency answer. For each matc
 the disclosure is logged and the owner notified (``on_checked``) once the reply is sealed (so
 a refused reply discloses nothing), before it is published.
 
+The index can be replaced while checks are answered (``replace_index``, the connector's status
+refresh): each check looks it up once, so it is answered from one index, old or new, never a mix.
+
 A check is ignored, with a reason logged (ids and codes, never identifiers or tokens), when it
 is past its hard deadline, names another purpose, carries no tokens (an agreement that does
 not let the requester send identity tokens to this agency) or malformed ones, or when the
@@ -109,6 +112,10 @@ class StatusResponder:
         self._disclosures = disclosures
         self._on_checked = on_checked
         self._clock = clock
+
+    def replace_index(self, index: StatusIndex) -> None:
+        """Answer later checks from ``index``; a check already being answered keeps the one it looked up."""
+        self.index = index  # one reference swap: each check reads ``self.index`` once, so none sees a mix
 
     async def __call__(self, message: ReceivedMessage) -> None:
         """Answer ``message`` if it is a status check (``handle``); other messages are not the responder's."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request, status
+from fastapi import APIRouter, BackgroundTasks, Body, Depends, Request, status
 
 from hub.agencies import registration, service
 from hub.agencies.schemas import (
@@ -27,6 +27,7 @@ from hub.auth.agency import AgencyCaller
 from hub.auth.deps import AgencyKeyManager, HubOperator, require
 from hub.auth.roles import Role
 from hub.auth.tokens import Principal
+from hub.broker.service import withdraw as withdraw_broker_identity
 from hub.deps import WRITE_ERRORS, SettingsDep, error_responses
 from onedoor.envelope.keys import HubKey
 from onedoor.errors import OneDoorError
@@ -66,20 +67,32 @@ def get_agency(agency_id: AgencyIdField, session: DbSession) -> AgencyOut:
 @router.post(
     "/{agency_id}/suspend",
     responses=error_responses(*WRITE_ERRORS, 404),
-    summary="Suspend an agency: the hub stops routing to and from it",
+    summary="Suspend an agency: the hub stops routing to and from it and withdraws its broker identity",
 )
-def suspend_agency(_caller: HubOperator, agency_id: AgencyIdField, session: DbSession) -> AgencyOut:
-    """Suspend an agency (idempotent)."""
-    return AgencyOut.from_model(service.suspend(session, agency_id))
+def suspend_agency(
+    _caller: HubOperator,
+    agency_id: AgencyIdField,
+    session: DbSession,
+    settings: SettingsDep,
+    request: Request,
+    background: BackgroundTasks,
+) -> AgencyOut:
+    """Suspend an agency (idempotent); once committed, its broker ACLs and SCRAM user go (``broker.withdrawn``)."""
+    suspended = AgencyOut.from_model(service.suspend(session, agency_id))
+    # Runs after the commit and the answer; a broker that does not answer is left to the reconciler.
+    factory, source = request.app.state.session_factory, f"POST /agencies/{agency_id}/suspend"
+    background.add_task(withdraw_broker_identity, factory, settings, agency_id, source=source)
+    return suspended
 
 
 @router.post(
     "/{agency_id}/reactivate",
     responses=error_responses(*WRITE_ERRORS, 404),
-    summary="Reactivate a suspended agency",
+    summary="Reactivate a suspended agency (its connector must enrol again for a broker identity)",
 )
 def reactivate_agency(_caller: HubOperator, agency_id: AgencyIdField, session: DbSession) -> AgencyOut:
-    """Reactivate an agency (idempotent)."""
+    """Reactivate an agency (idempotent). Its broker identity is not restored: its connector runs
+    ``onedoor connector enrol`` again (``POST /broker/credentials``) for a fresh password and its ACLs."""
     return AgencyOut.from_model(service.reactivate(session, agency_id))
 
 

@@ -1,4 +1,4 @@
-"""``onedoor agency`` commands for the hub operator: approve a registration request, revoke a key.
+"""``onedoor agency`` commands for the hub operator: approve a registration request, revoke a key, suspend.
 
 Each command is one call to the hub API with a hub-operator bearer token from ``--token`` or
 ``ONEDOOR_TOKEN``. The request file is what ``onedoor connector init`` wrote; it is sent as it
@@ -24,7 +24,7 @@ from hub.cli_client import DEFAULT_HUB, ClientFactory, Hub, Token, call, default
 
 app = typer.Typer(
     name="agency",
-    help="The agency registry, for the hub operator: approve an agency's registration request, revoke a key.",
+    help="The agency registry, for the hub operator: approve a registration request, revoke a key, suspend.",
     no_args_is_help=True,
 )
 
@@ -88,3 +88,27 @@ def revoke_key(
     """Revoke an agency's key at once: the hub and every connector refuse it from now on."""
     key = call(client_factory, hub, token, "POST", f"/agencies/{agency}/keys/{key_id}/revoke")
     typer.echo(f"revoked {key['key_id']} ({key['use']}) of {agency}")
+
+
+@app.command()
+def suspend(
+    agency: Annotated[str, typer.Argument(metavar="AGENCY_ID", help="The agency to suspend.")],
+    token: Token = "",
+    hub: Hub = DEFAULT_HUB,
+) -> None:
+    """Suspend an agency: the hub stops routing for it and withdraws its broker login and ACLs."""
+    found = call(client_factory, hub, token, "POST", f"/agencies/{agency}/suspend")
+    typer.echo(f"{found['id']} is {found['status']}: no routing; its broker identity is being withdrawn")
+    typer.echo("  (see the audit's broker.withdrawn row; the hub retries if the broker does not answer)")
+
+
+@app.command()
+def reactivate(
+    agency: Annotated[str, typer.Argument(metavar="AGENCY_ID", help="The suspended agency to reactivate.")],
+    token: Token = "",
+    hub: Hub = DEFAULT_HUB,
+) -> None:
+    """Reactivate a suspended agency; its connector must then enrol again for a broker identity."""
+    found = call(client_factory, hub, token, "POST", f"/agencies/{agency}/reactivate")
+    typer.echo(f"{found['id']} is {found['status']}: the hub routes for it again")
+    typer.echo("  its broker login is not restored: its connector must run `onedoor connector enrol` again")

@@ -6,7 +6,8 @@ retired key still in its grace period is refused by the service, 403 ``agency.ke
 audited). It names the encryption key it holds; the hub refuses (409
 ``broker.encryption_key_mismatch``) before provisioning if that is not the agency's current one. The
 answer's password is sealed to the agency's current encryption key: only the connector holding
-that key can read it, and the hub keeps no copy. Each call rotates the password.
+that key can read it, and the hub keeps no copy. Each call rotates the password. When the hub's
+broker is TLS (``ONEDOOR_KAFKA__CA_FILE``), the answer also carries the broker's CA certificate (public).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from hub.broker import service
 from hub.broker.schemas import BrokerCredentialsIn, BrokerCredentialsOut
 from hub.deps import WRITE_ERRORS, error_responses
 from hub.network.api import session_factory
+from onedoor.kafka.tls import read_ca_pem
 from onedoor.settings import Settings
 
 router = APIRouter(prefix="/broker", tags=["broker"])
@@ -36,6 +38,8 @@ async def issue_credentials(
 ) -> BrokerCredentialsOut:
     """Provision ``agency-<id>`` with exactly its ACLs; ``409 broker.provisioning_off``, ``503 broker.unavailable``."""
     settings: Settings = request.app.state.settings
+    # Public: the CA the broker's TLS certificate chains to. Read first: a broken file fails before any rotation.
+    ca_pem = read_ca_pem(settings.kafka.ca_file) if settings.kafka.ca_file is not None else None
     issued = await service.issue(
         session_factory(request),
         settings,
@@ -52,4 +56,5 @@ async def issue_credentials(
         encryption_key_id=str(issued.candidate.encryption_key_id),
         topic_prefix=issued.topic_prefix,
         acls=[str(binding) for binding in issued.acls],
+        ca_certificate_pem=ca_pem,
     )

@@ -34,3 +34,6 @@ class BrokerCredentialsOut(BaseModel):
     """The hub's topic prefix: ``ONEDOOR_CONNECTOR_KAFKA__TOPIC_PREFIX``."""
     acls: list[str]
     """What the broker now allows this user, one rule per line (``User:agency-x write topic literal:...``)."""
+    ca_certificate_pem: str | None = None
+    """The broker's CA certificate (PEM, public) when its client listener is TLS (SASL_SSL): the connector
+    trusts it (``ONEDOOR_CONNECTOR_KAFKA__CA_FILE``); ``None`` when the hub has no ``ONEDOOR_KAFKA__CA_FILE``."""

@@ -7,13 +7,19 @@ Asking again rotates it: the old password stops working for new connections. Onl
 ``agency.key_not_current``), and the caller names the encryption key it holds: if that is not the
 agency's current one the hub refuses (``broker.encryption_key_mismatch``) *before* touching the
 broker. Every decision is audited as ``broker.credentials`` (permit or deny, with the reason code).
+
+A **suspended** agency loses its broker identity: :func:`withdraw` deletes its ACLs, then its SCRAM
+credentials, after the suspension commits (``broker.withdrawn`` audit rows). If the broker does not
+answer, the suspension still stands (the router already stops routing for it) and the API's
+reconciler (:mod:`hub.broker.reconcile`) finishes the job. Reactivation gives nothing back: the
+connector enrols again (``onedoor connector enrol``) and gets a fresh password and its ACLs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,11 +31,14 @@ from hub.agencies.registration import require_current_signing
 from hub.audit.service import AuditEntry, append_now
 from onedoor.errors import Conflict, Forbidden, NotFound, OneDoorError, Unavailable
 from onedoor.ids import AgencyId, KeyId
-from onedoor.kafka.plan import AclBinding, agency_acl_plan
+from onedoor.kafka.plan import AclBinding, agency_acl_plan, agency_username
 from onedoor.kafka.security import ClientCredentials, seal_secret
 from onedoor.logging import get_logger
 from onedoor.settings import Settings
 from onedoor.topics import TopicNames
+
+if TYPE_CHECKING:
+    from onedoor.kafka.acls import Withdrawn
 
 log = get_logger(__name__)
 
@@ -41,9 +50,17 @@ PROVISIONING_OFF: Final = "broker.provisioning_off"
 BROKER_UNAVAILABLE: Final = "broker.unavailable"
 PROVISIONING_FAILED: Final = "broker.provisioning_failed"
 ENCRYPTION_KEY_MISMATCH: Final = "broker.encryption_key_mismatch"
+WITHDRAWN_KIND: Final = "broker.withdrawn"
+WITHDRAWAL_FAILED: Final = "broker.withdrawal_failed"
+AGENCY_ACTIVE: Final = "broker.agency_active"
+WITHDRAW_WITHIN_S: Final = 10.0
+"""How long one withdrawal waits for the broker before it is left to the reconciler."""
 
 Provision = Callable[[str, ClientCredentials, AgencyId, TopicNames, bool], Awaitable[ClientCredentials]]
 """``(bootstrap, admin, agency, topics, triage) -> the agency's new credentials`` (``provision_agency``)."""
+
+Withdraw = Callable[[str, ClientCredentials, str], Awaitable["Withdrawn"]]
+"""``(bootstrap, admin, username) -> what was deleted`` (``onedoor.kafka.acls.withdraw_user``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,3 +222,97 @@ def _entry(agency: AgencyId, outcome: str, code: str | None, source: str, why: s
 
 def _audit(factory: sessionmaker[Session], entry: AuditEntry) -> None:
     append_now(factory, [entry])
+
+
+# --- withdrawal: a suspended agency loses its broker identity ------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Withdrawal:
+    """The outcome of :func:`withdraw`: ``withdrawn``, ``failed`` (left to the reconciler) or ``skipped``."""
+
+    agency: AgencyId
+    outcome: str
+    reason_code: str | None
+    detail: str
+
+    @property
+    def done(self) -> bool:
+        """The broker holds nothing for the agency any more (or held nothing)."""
+        return self.outcome == "withdrawn"
+
+
+async def _default_withdraw(bootstrap: str, admin: ClientCredentials, username: str) -> Withdrawn:
+    from onedoor.kafka.acls import withdraw_user  # noqa: PLC0415 - kafka-python only when needed
+
+    return await withdraw_user(bootstrap, admin, username, within=WITHDRAW_WITHIN_S)
+
+
+def _status(factory: sessionmaker[Session], agency: AgencyId) -> AgencyStatus | None:
+    with factory() as session:
+        row = session.get(Agency, str(agency))
+        return None if row is None else row.status
+
+
+async def withdraw(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    agency: AgencyId,
+    *,
+    source: str,
+    audit_failure: bool = True,
+    withdraw_user: Withdraw = _default_withdraw,
+) -> Withdrawal:
+    """Delete a suspended ``agency``'s ACLs, then its SCRAM user; audited as ``broker.withdrawn``.
+
+    Never raises for the broker's sake: the suspension stands whatever happens here. Outcomes:
+    ``withdrawn`` (the ACLs and credentials are gone, or there were none), ``failed``
+    (``broker.unavailable``, ``broker.withdrawal_failed``: the reconciler tries again),
+    ``skipped`` (``broker.provisioning_off``: this hub manages no broker identities;
+    ``broker.agency_active``: the agency was reactivated meanwhile, so its identity is left alone).
+    With ``audit_failure=False`` (the reconciler, every tick) a failure is logged, not audited.
+    """
+    username = agency_username(agency)
+    try:
+        bootstrap, admin = admin_of(settings)
+    except Conflict as exc:
+        result = Withdrawal(agency, "skipped", exc.code, f"user {username} left alone: {exc.message}")
+    except OneDoorError as exc:
+        result = Withdrawal(agency, "failed", exc.code, exc.message)
+    else:
+        status = await run_in_threadpool(_status, factory, agency)
+        if status is AgencyStatus.ACTIVE:
+            why = f"agency {agency} is active again: user {username} left alone (it enrols anew)"
+            result = Withdrawal(agency, "skipped", AGENCY_ACTIVE, why)
+        else:
+            result = await _withdraw_at(bootstrap, admin, agency, username, withdraw_user)
+    if result.outcome != "failed" or audit_failure:
+        entry = AuditEntry(
+            kind=WITHDRAWN_KIND,
+            outcome=result.outcome,
+            actor=str(agency),
+            reason_code=result.reason_code,
+            source=source,
+            detail=result.detail[:2000],
+        )
+        await run_in_threadpool(_audit, factory, entry)
+    event = "broker.identity_withdrawn" if result.done else f"broker.withdrawal_{result.outcome}"
+    log_at = log.warning if result.outcome == "failed" else log.info
+    log_at(event, agency=str(agency), code=result.reason_code, source=source)
+    return result
+
+
+async def _withdraw_at(
+    bootstrap: str, admin: ClientCredentials, agency: AgencyId, username: str, withdraw_user: Withdraw
+) -> Withdrawal:
+    try:
+        done = await withdraw_user(bootstrap, admin, username)
+    except Unavailable as exc:
+        why = f"the broker at {bootstrap} does not answer ({exc.code}); the reconciler withdraws user {username} later"
+        return Withdrawal(agency, "failed", BROKER_UNAVAILABLE, why)
+    except OneDoorError as exc:
+        why = f"the broker did not withdraw user {username}: {exc.message} ({exc.code}); the reconciler tries again"
+        return Withdrawal(agency, "failed", WITHDRAWAL_FAILED, why)
+    mechanisms = ", ".join(done.scram_deleted) or "none"
+    why = f"user {username}; {done.acls_deleted} ACLs deleted; SCRAM credentials deleted: {mechanisms}"
+    return Withdrawal(agency, "withdrawn", None, why)

@@ -36,6 +36,7 @@ from hub.ops.lag import LagReader
 from hub.ops.readaudit import ReadAudit
 from hub.ops.schemas import InboxLag, Snapshot
 from onedoor.logging import get_logger
+from onedoor.periodic import every
 from onedoor.settings import Settings
 
 log = get_logger(__name__)
@@ -298,22 +299,10 @@ async def running(
         collector.ops = ops  # /metrics reads the same counters
     every_s = settings.ops.snapshot_interval_seconds
 
-    async def loop() -> None:
-        while True:
-            started = time.monotonic()
-            try:
-                await ops.tick()
-            except Exception as exc:  # noqa: BLE001 - try again at the next tick
-                log.warning("ops.snapshot_failed", error=type(exc).__name__)
-            await asyncio.sleep(max(0.05, every_s - (time.monotonic() - started)))
-
-    task = asyncio.create_task(loop(), name="ops-snapshot")
     try:
-        yield ops
+        async with every("ops-snapshot", every_s, ops.tick, failed="ops.snapshot_failed"):
+            yield ops
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         await ops.stop()
         await ops.read_audit.stop()
         provider = getattr(app.state, "tracer_provider", None)

@@ -1,12 +1,16 @@
-"""The policy-change topic: the hub API announces, every router replica listens.
+"""The change topics: the hub API announces, every router replica listens.
 
-``<prefix>.policy`` has one partition. The API appends a small JSON event per committed change
+Two topics of one partition each. The API appends a small JSON event per committed change
 (``{"kind": "agreement", "key": "isa-met-lambeth", "at_ms": ...}``: ids and opaque subject tokens
-only, never a name). Each router reads it from the end with no consumer group (every replica
-sees every event) and reloads what changed at once, so a revocation or a withdrawal of consent
-stops new messages within a second on every replica. The periodic reload stays as a backstop
-for a lost announcement (the API cannot reach the broker): then the change takes effect at the
-next refresh instead.
+only, never a name) to the topic of its kind (:func:`topic_for`): agreement and consent changes
+to ``<prefix>.policy``, registry changes (agencies, keys, contracts; the key is an agency id) to
+``<prefix>.registry``. Connectors read only the registry topic (``connectors.agent.registry_watch``)
+and their broker ACLs grant only that one, so no agency sees another child's subject token
+(threat model S7, ADR 0008's amendment). Each router reads both from the end with no consumer
+group (every replica sees every event) and reloads at once, so a revocation or a withdrawal of
+consent stops new messages within a second on every replica. The periodic reload stays as a
+backstop for a lost announcement (the API cannot reach the broker): then the change takes
+effect at the next refresh instead.
 """
 
 from __future__ import annotations
@@ -25,23 +29,34 @@ from hub.policy.changes import Change, ChangeKind
 from onedoor.kafka.admin import ensure_topics
 from onedoor.kafka.security import ClientCredentials, aiokafka_options
 from onedoor.logging import get_logger
+from onedoor.topics import TopicNames
 
 log = get_logger(__name__)
 
 POLICY_TOPIC_CONFIG: Final = {"retention.ms": str(3_600_000), "cleanup.policy": "delete"}
-"""Events are only wake-up calls: an hour of them is plenty."""
+"""Events are only wake-up calls: an hour of them is plenty (both change topics)."""
+
+
+def topic_for(kind: ChangeKind, topics: TopicNames) -> str:
+    """Where a change of ``kind`` is announced: registry changes apart, so connectors read no consent event."""
+    return topics.registry if kind is ChangeKind.REGISTRY else topics.policy
+
+
+def change_topics(topics: TopicNames) -> list[str]:
+    """Both change topics (policy first), as routers read them."""
+    return [topics.policy, topics.registry]
 
 
 async def _ensure_topic(
-    bootstrap: str, topic: str, replication_factor: int, credentials: ClientCredentials | None = None
+    bootstrap: str, topics: TopicNames, replication_factor: int, credentials: ClientCredentials | None = None
 ) -> None:
-    """Create the policy topic if it does not exist (one partition: announcements stay in order).
+    """Create the change topics if they do not exist (one partition each: announcements stay in order).
 
     Both sides call it on start, so neither depends on the other having started first.
     """
     await ensure_topics(
         bootstrap,
-        [topic],
+        change_topics(topics),
         partitions=1,
         replication_factor=replication_factor,
         configs=POLICY_TOPIC_CONFIG,
@@ -72,13 +87,18 @@ class PolicyEvent:
 
 
 class PolicyAnnouncer:
-    """The API side: publishes committed changes to the policy topic (fire and forget, in order)."""
+    """The API side: publishes each committed change to its kind's topic (fire and forget, in order)."""
 
     def __init__(
-        self, bootstrap: str, topic: str, *, replication_factor: int = 1, credentials: ClientCredentials | None = None
+        self,
+        bootstrap: str,
+        topics: TopicNames,
+        *,
+        replication_factor: int = 1,
+        credentials: ClientCredentials | None = None,
     ) -> None:
         self._bootstrap = bootstrap
-        self._topic = topic
+        self._topics = topics
         self._replication_factor = replication_factor
         self._credentials = credentials
         self._producer: AIOKafkaProducer | None = None
@@ -87,8 +107,8 @@ class PolicyAnnouncer:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Create the topic if need be, connect; events published before this are queued."""
-        await _ensure_topic(self._bootstrap, self._topic, self._replication_factor, self._credentials)
+        """Create the topics if need be, connect; events published before this are queued."""
+        await _ensure_topic(self._bootstrap, self._topics, self._replication_factor, self._credentials)
         self._loop = asyncio.get_running_loop()
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self._bootstrap, acks="all", linger_ms=0, **aiokafka_options(self._credentials)
@@ -120,7 +140,8 @@ class PolicyAnnouncer:
         assert self._producer is not None  # noqa: S101 - started before the task
         while (item := await self._queue.get()) is not None:
             try:
-                await self._producer.send_and_wait(self._topic, item.encode(), key=item.kind.value.encode())
+                topic = topic_for(item.kind, self._topics)
+                await self._producer.send_and_wait(topic, item.encode(), key=item.kind.value.encode())
                 log.info("policy.announced", kind=item.kind.value)
             except Exception as exc:  # noqa: BLE001 - a lost wake-up call is covered by the periodic refresh
                 log.warning("policy.announce_failed", kind=item.kind.value, error=type(exc).__name__)
@@ -130,19 +151,19 @@ OnEvent = Callable[[PolicyEvent], Awaitable[None]]
 
 
 class PolicyListener:
-    """The router side: reads the policy topic from its end, with no group, and calls ``on_event``."""
+    """The router side: reads both change topics from their ends, with no group, and calls ``on_event``."""
 
     def __init__(
         self,
         bootstrap: str,
-        topic: str,
+        topics: TopicNames,
         on_event: OnEvent,
         *,
         replication_factor: int = 1,
         credentials: ClientCredentials | None = None,
     ) -> None:
         self._bootstrap = bootstrap
-        self._topic = topic
+        self._topics = topics
         self._on_event = on_event
         self._replication_factor = replication_factor
         self._credentials = credentials
@@ -150,8 +171,8 @@ class PolicyListener:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Assign the topic's partition at its end (creating the topic if need be); only later events are seen."""
-        await _ensure_topic(self._bootstrap, self._topic, self._replication_factor, self._credentials)
+        """Assign each topic's partition at its end (creating the topics if need be); only later events are seen."""
+        await _ensure_topic(self._bootstrap, self._topics, self._replication_factor, self._credentials)
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,
             group_id=None,
@@ -160,7 +181,9 @@ class PolicyListener:
             **aiokafka_options(self._credentials),
         )
         await consumer.start()
-        partitions = [TopicPartition(self._topic, 0)]  # created (above) with exactly one partition
+        # Created (above) with exactly one partition each. Order across the two topics is not kept;
+        # it need not be: every event makes the router reload everything it routes by.
+        partitions = [TopicPartition(topic, 0) for topic in change_topics(self._topics)]
         consumer.assign(partitions)
         await consumer.seek_to_end(*partitions)
         for tp in partitions:  # resolve the end offset now, not lazily at the first fetch

@@ -94,7 +94,7 @@ class RouterConfig:
     pipeline_depth: int = 16
     """Decided batches that may await acknowledgement, audit and commit at once."""
     listen_for_policy: bool = True
-    """Reload at once when the hub API announces an agreement or consent change (``hub.policy``)."""
+    """Reload at once when the hub API announces a change (policy and registry topics, ``hub.policy.bus``)."""
     replication_factor: int = 1
     """For the policy topic, if the router is the first to need it."""
     status: StatusLimits = field(default_factory=StatusLimits)
@@ -261,7 +261,7 @@ class Router:
         if cfg.listen_for_policy:
             self._listener = PolicyListener(
                 cfg.bootstrap_servers,
-                cfg.topics.policy,
+                cfg.topics,  # the policy and the registry topic (hub.policy.bus)
                 self._on_policy_change,
                 replication_factor=cfg.replication_factor,
                 credentials=cfg.credentials,

@@ -5,7 +5,8 @@ both. It is synchronous, so every public function here is async and runs it in a
 
 The plans are pure (:mod:`onedoor.kafka.plan`): an agency (or the hub) and the topic prefix
 give the exact ACL bindings.
-:func:`provision_agency` creates or rotates an agency's SCRAM user and grants its plan.
+:func:`provision_agency` creates or rotates an agency's SCRAM user and grants its plan;
+:func:`withdraw_user` takes a user's ACLs and SCRAM credentials away (a suspended agency).
 
 Errors: ``kafka.unreachable`` (:class:`Unavailable`) when the broker does not answer,
 ``kafka.admin_refused`` (:class:`Forbidden`) when the admin credentials are refused or lack the
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, Final
@@ -32,6 +34,7 @@ from kafka.admin import (
     ResourcePatternFilter,
     ResourceType,
     ScramMechanism,
+    UserScramCredentialDeletion,
     UserScramCredentialUpsertion,
 )
 from kafka.errors import (
@@ -217,15 +220,11 @@ async def provision_user(
         OneDoorError: ``kafka.admin_failed``.
     """
     secret = password or new_password()
-    try:
-        # kafka-python reports a refused login only as a bootstrap timeout: ask plainly first.
-        await authenticate(bootstrap, admin, within=within)
-    except Unauthenticated:
-        raise Forbidden(ADMIN_REFUSED, f"the broker at {bootstrap} refused the admin user {admin.username}") from None
+    await _admin_login(bootstrap, admin, within)
     await asyncio.to_thread(
         partial(_provision, bootstrap, admin, username=username, password=secret, plan=list(plan), within=within)
     )
-    return ClientCredentials(username, secret)
+    return ClientCredentials(username, secret, ca_file=admin.ca_file)  # the same broker: the same CA
 
 
 async def provision_agency(
@@ -284,14 +283,133 @@ async def granted(bootstrap: str, admin: ClientCredentials, username: str, *, wi
     return await asyncio.to_thread(run)
 
 
+@dataclass(frozen=True, slots=True)
+class Presence:
+    """What the broker holds for one user: its ALLOW ACLs and whether it has SCRAM credentials."""
+
+    username: str
+    acls: tuple[AclBinding, ...]
+    scram: bool
+
+    @property
+    def empty(self) -> bool:
+        """Nothing left: no ACL and no SCRAM credential (the user cannot log in nor do anything)."""
+        return not self.acls and not self.scram
+
+
+@dataclass(frozen=True, slots=True)
+class Withdrawn:
+    """What :func:`withdraw_user` deleted (zero and ``False`` when there was nothing left)."""
+
+    username: str
+    acls_deleted: int
+    scram_deleted: tuple[str, ...]
+    """The SCRAM mechanisms whose credentials were deleted, e.g. ``("SCRAM_SHA_512",)``."""
+
+
+def _scram_mechanisms(client: Any, usernames: Sequence[str]) -> dict[str, list[Any]]:
+    """Each user's stored SCRAM mechanisms; an unknown user has none."""
+    answer = client.describe_user_scram_credentials(list(usernames))
+    found: dict[str, list[Any]] = {name: [] for name in usernames}
+    for name, described in (answer if isinstance(answer, dict) else {}).items():
+        if name in found and isinstance(described, dict) and not described.get("error"):
+            found[name] = [info["mechanism"] for info in described.get("credential_infos", [])]
+    return found
+
+
+def _delete_all_acls(client: Any, principal: str) -> int:
+    # One filter matching every binding of the principal (ALLOW and DENY, any resource and pattern).
+    any_pattern = ResourcePatternFilter(ResourceType.ANY, None, ACLResourcePatternType.ANY)
+    answer = client.delete_acls([ACLFilter(principal, None, ACLOperation.ANY, ACLPermissionType.ANY, any_pattern)])
+    results = answer if isinstance(answer, list) else []
+    failed = [r[-1] for r in results if getattr(r[-1], "errno", 0)]
+    if len(results) != 1 or failed:
+        names = ", ".join(sorted({getattr(f, "__name__", type(f).__name__) for f in failed})) or "no answer"
+        raise OneDoorError(ADMIN_FAILED, f"the broker did not delete the ACLs of {principal}: {names}")
+    deleted = results[0][1]
+    return len(deleted) if isinstance(deleted, list) else 0
+
+
+def _delete_scram(client: Any, username: str) -> tuple[str, ...]:
+    mechanisms = _scram_mechanisms(client, [username])[username]
+    if not mechanisms:
+        return ()
+    answer = client.alter_user_scram_credentials([UserScramCredentialDeletion(username, m) for m in mechanisms])
+    problem = answer.get(username) if isinstance(answer, dict) else None
+    if problem:
+        raise OneDoorError(ADMIN_FAILED, f"the broker did not delete the SCRAM credentials of {username}: {problem}")
+    return tuple(sorted(ScramMechanism(m).name for m in mechanisms))
+
+
+def _withdraw(bootstrap: str, admin: ClientCredentials, username: str, within: float) -> Withdrawn:
+    # ACLs first: the authorizer checks every request, so open connections lose their rights at once.
+    # The SCRAM credentials next, so no new login works (a connection already open keeps its
+    # authenticated session, with no rights left: aiokafka cannot re-authenticate, so we do not
+    # set ``connections.max.reauth.ms``, which would drop every client's connections periodically).
+    with _admin(bootstrap, admin, within) as client:
+        acls = _delete_all_acls(client, f"User:{username}")
+        scram = _delete_scram(client, username)
+    log.info("kafka.identity.withdrawn", user=username, acls=acls, scram=len(scram))
+    return Withdrawn(username, acls, scram)
+
+
+async def _admin_login(bootstrap: str, admin: ClientCredentials, within: float) -> None:
+    try:
+        # kafka-python reports a refused login only as a bootstrap timeout: ask plainly first.
+        await authenticate(bootstrap, admin, within=within)
+    except Unauthenticated:
+        raise Forbidden(ADMIN_REFUSED, f"the broker at {bootstrap} refused the admin user {admin.username}") from None
+
+
+async def withdraw_user(bootstrap: str, admin: ClientCredentials, username: str, *, within: float = 15.0) -> Withdrawn:
+    """Delete every ACL binding of ``User:<username>``, then its SCRAM credentials (idempotent).
+
+    The ACLs go first: the broker authorizes each request, so even a connection already open is
+    refused from the next request on. Then the credentials, so no new login succeeds. A user that
+    has neither is fine (nothing is deleted). Provisioning the user again later gives it a fresh
+    password and its plan back.
+
+    Raises:
+        Unavailable: ``kafka.unreachable``.
+        Forbidden: ``kafka.admin_refused``.
+        OneDoorError: ``kafka.admin_failed``.
+    """
+    await _admin_login(bootstrap, admin, within)
+    return await asyncio.to_thread(_withdraw, bootstrap, admin, username, within)
+
+
+async def presence(
+    bootstrap: str, admin: ClientCredentials, usernames: Sequence[str], *, within: float = 15.0
+) -> dict[str, Presence]:
+    """What the broker still holds for each of ``usernames`` (ACLs, SCRAM credentials), in one admin connection.
+
+    Raises:
+        Unavailable: ``kafka.unreachable``.
+        Forbidden: ``kafka.admin_refused``.
+        OneDoorError: ``kafka.admin_failed``.
+    """
+    names = list(dict.fromkeys(usernames))
+    if not names:
+        return {}
+
+    def run() -> dict[str, Presence]:
+        with _admin(bootstrap, admin, within) as client:
+            scram = _scram_mechanisms(client, names)
+            return {n: Presence(n, tuple(_granted(client, f"User:{n}")), bool(scram[n])) for n in names}
+
+    await _admin_login(bootstrap, admin, within)
+    return await asyncio.to_thread(run)
+
+
 async def secure_hub(
     bootstrap: str, admin: ClientCredentials, topics: TopicNames, directory: Path, *, username: str = "hub"
 ) -> dict[str, str | Path]:
     """Provision (or rotate) the hub's identity; write ``hub.password`` and ``admin.password`` (0600) in ``directory``.
 
     Returns the ``KafkaSettings`` fields to set (``username``, ``password_file``, ``admin_username``,
-    ``admin_password_file``), e.g. ``settings.kafka.model_copy(update=...)``, or as
-    ``ONEDOOR_KAFKA__*`` variables. For ``make run`` and tests on a ``BrokerSecurity`` cluster.
+    ``admin_password_file``, and ``ca_file`` when ``admin`` has one), e.g.
+    ``settings.kafka.model_copy(update=...)``, or as ``ONEDOOR_KAFKA__*`` variables. For ``make run``
+    and tests on a ``BrokerSecurity`` cluster.
 
     Raises:
         Unavailable: ``kafka.unreachable``.
@@ -307,4 +425,6 @@ async def secure_hub(
         "password_file": hub_file,
         "admin_username": admin.username,
         "admin_password_file": admin_file,
+        # Under TLS (SASL_SSL) the hub's clients trust the broker's CA, and hand it to enrolling connectors.
+        **({"ca_file": admin.ca_file} if admin.ca_file is not None else {}),
     }

@@ -40,6 +40,7 @@ from aiokafka.errors import (
 
 from onedoor.errors import Forbidden, NotFound, OneDoorError, Unauthenticated, Unavailable, ValidationFailed
 from onedoor.kafka.security import ClientCredentials, aiokafka_options
+from onedoor.kafka.tls import UNTRUSTED, speaks_tls, tls_failure
 from onedoor.logging import get_logger
 
 log = get_logger(__name__)
@@ -283,6 +284,9 @@ async def authenticate(bootstrap: str, credentials: ClientCredentials | None, *,
         Unavailable: ``kafka.unreachable`` when no broker accepts a TCP connection.
         Unauthenticated: ``kafka.credentials_refused`` when the broker refuses the SCRAM login;
             ``kafka.credentials_required`` when it answers but drops a client without credentials.
+        Unavailable: ``kafka.tls_untrusted`` when the broker's TLS certificate does not verify
+            against ``credentials.ca_file`` (or names another host); ``kafka.tls_required`` when it
+            speaks TLS and the credentials have no CA file; ``kafka.tls_failed`` for another TLS failure.
     """
     from aiokafka.conn import create_conn  # noqa: PLC0415 - aiokafka's connection, used only here
     from aiokafka.errors import AuthenticationFailedError, SaslAuthenticationFailed  # noqa: PLC0415
@@ -302,6 +306,7 @@ async def authenticate(bootstrap: str, credentials: ClientCredentials | None, *,
             ) from None
         except (OSError, KafkaError, TimeoutError) as exc:
             last = f"{server}: {type(exc).__name__}"
+            await _tls_problem(server, credentials, exc, host=host, port=int(port), within=within)
             if credentials is None and await _port_open(host, int(port), within):
                 raise Unauthenticated(
                     "kafka.credentials_required",
@@ -322,6 +327,32 @@ async def authenticate(bootstrap: str, credentials: ClientCredentials | None, *,
             conn.close()
         return
     raise Unavailable("kafka.unreachable", f"no broker of {bootstrap} answers ({last})")
+
+
+async def _tls_problem(
+    server: str, credentials: ClientCredentials | None, exc: BaseException, *, host: str, port: int, within: float
+) -> None:
+    """Raise a ``kafka.tls_*`` error when TLS is why ``credentials`` could not connect to ``server``."""
+    if credentials is None:
+        return
+    if credentials.ca_file is None:
+        if await speaks_tls(host, port, within):
+            raise Unavailable(
+                "kafka.tls_required",
+                f"the broker at {server} speaks TLS (SASL_SSL) and no broker CA file is configured "
+                "(ONEDOOR_CONNECTOR_KAFKA__CA_FILE / ONEDOOR_KAFKA__CA_FILE)",
+            )
+        return
+    reason = tls_failure(exc)
+    if reason is None:
+        return
+    if reason.startswith(UNTRUSTED):
+        raise Unavailable(
+            "kafka.tls_untrusted",
+            f"the certificate of the broker at {server} is not trusted by {credentials.ca_file} "
+            f"({reason.removeprefix(UNTRUSTED)})",
+        ) from None
+    raise Unavailable("kafka.tls_failed", f"TLS with the broker at {server} failed: {reason}") from None
 
 
 async def _port_open(host: str, port: int, within: float) -> bool:

@@ -69,8 +69,8 @@ def up(
         bool,
         typer.Option(
             "--secure",
-            help="SASL/SCRAM users and enforced ACLs (JVMs; `make run` uses this). The admin's password is kept "
-            "in $ONEDOOR_HOME/kafka/security.json (mode 0600).",
+            help="SASL/SCRAM users and enforced ACLs over TLS (SASL_SSL, the cluster's own CA; JVMs; `make run` "
+            "uses this). The admin's password is kept in $ONEDOOR_HOME/kafka/security.json (mode 0600).",
         ),
     ] = False,
 ) -> None:
@@ -83,7 +83,7 @@ def up(
         state = cluster.start_detached(settings, nodes=nodes, runtime=runtime.value, timeout=timeout, secure=secure)
     _note_external(settings)
     if state.secured:
-        typer.echo(_secured_note(settings), err=True)
+        typer.echo(_secured_note(settings, state), err=True)
     typer.echo(state.bootstrap_servers)
 
 
@@ -104,7 +104,7 @@ def status() -> None:
     typer.echo(f"  bootstrap: {state.bootstrap_servers}")
     typer.echo(f"  version:   {state.version} ({state.runtime})")
     typer.echo(f"  started:   {state.started_at.isoformat(timespec='seconds')}")
-    typer.echo(f"  security:  {_secured_note(settings) if state.secured else 'PLAINTEXT, no ACLs'}")
+    typer.echo(f"  security:  {_secured_note(settings, state) if state.secured else 'PLAINTEXT, no ACLs'}")
     if state.runtime == "docker":
         typer.echo(f"  container: {(state.container_id or '')[:12]} {state.image or ''}")
     else:
@@ -131,11 +131,17 @@ def down(
     typer.echo(f"stopped local Kafka at {stopped.bootstrap_servers}" + ("; data removed" if purge else ""))
 
 
-def _secured_note(settings: Settings) -> str:
+def _secured_note(settings: Settings, state: cluster.ClusterState) -> str:
     """One line on a secured cluster: what it enforces and where the admin's secret is (never the secret)."""
+    tls = (
+        f"TLS (SASL_SSL): clients trust the CA {state.ca_file} (ONEDOOR_KAFKA__CA_FILE); "
+        if state.ca_file is not None
+        else "no TLS (SASL_PLAINTEXT); "
+    )
     return (
         "SASL/SCRAM-SHA-512 users and ACLs enforced (StandardAuthorizer, no allow-all); "
-        f"admin and broker passwords in {cluster.security_path(settings)} (mode 0600)"
+        + tls
+        + f"admin, broker and controller passwords in {cluster.security_path(settings)} (mode 0600)"
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -22,6 +22,7 @@ from onedoor.kafka import _process
 from onedoor.kafka._files import file_lock
 from onedoor.kafka.errors import KafkaStateInvalid
 from onedoor.kafka.local import BrokerSecurity, LocalKafkaCluster
+from onedoor.kafka.security import ClientCredentials
 from onedoor.logging import get_logger
 from onedoor.settings import Settings
 
@@ -56,6 +57,8 @@ class ClusterState(BaseModel):
     started_at: datetime
     secured: bool = False
     """SASL/SCRAM users and enforced ACLs (``BrokerSecurity``, passwords in ``security.json``)."""
+    ca_file: Path | None = None
+    """The CA certificate clients trust when the client listener is TLS (SASL_SSL); ``None``: no TLS."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,13 +86,24 @@ def state_path(settings: Settings) -> Path:
 
 
 def security_path(settings: Settings) -> Path:
-    """Return the path of ``security.json`` (0600): the secured cluster's admin and broker passwords."""
+    """Return the path of ``security.json`` (0600): the secured cluster's admin, broker and controller passwords."""
     return kafka_home(settings) / "security.json"
 
 
 def broker_security(settings: Settings) -> BrokerSecurity:
     """The secured local cluster's users and passwords, made (0600) on first use."""
     return BrokerSecurity.load_or_create(security_path(settings))
+
+
+def admin_credentials(settings: Settings) -> ClientCredentials:
+    """The secured local cluster's admin, trusting the recorded cluster's CA when it speaks TLS.
+
+    Raises:
+        KafkaStateInvalid: ``state.json`` exists but cannot be read.
+    """
+    state = read_state(settings)
+    ca_file = state.ca_file if state is not None and state.secured else None
+    return replace(broker_security(settings).admin, ca_file=ca_file)
 
 
 def read_state(settings: Settings) -> ClusterState | None:
@@ -244,6 +258,7 @@ def _start_jvm(settings: Settings, nodes: int, timeout: float, *, secure: bool =
         data_dir=cluster.data_dir,
         started_at=datetime.now(UTC),
         secured=secure,
+        ca_file=cluster.ca_file,
     )
 
 

@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
@@ -30,11 +30,13 @@ from typing import IO, Final, Self
 from pydantic import SecretStr
 
 from onedoor.errors import ValidationFailed
+from onedoor.files import write_atomically
 from onedoor.kafka import _process, _reaper
 from onedoor.kafka._files import tail
 from onedoor.kafka.errors import KafkaRuntimeError, KafkaStartFailed, KafkaStateInvalid
 from onedoor.kafka.jars import classpath, ensure_jars
 from onedoor.kafka.security import ClientCredentials, new_password
+from onedoor.kafka.tls import BrokerTls, ensure_broker_tls
 from onedoor.logging import get_logger
 
 log = get_logger(__name__)
@@ -137,20 +139,25 @@ def server_properties(node: NodeLayout, voters: list[NodeLayout]) -> dict[str, s
 
 
 AUTHORIZER: Final = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
-CONTROLLER_PRINCIPAL: Final = "User:ANONYMOUS"
-"""Who the KRaft controllers are to each other on the PLAINTEXT loopback CONTROLLER listener."""
+CONTROLLER_USERNAME: Final = "controller"
+CONTROLLER_PRINCIPAL: Final = f"User:{CONTROLLER_USERNAME}"
+"""Who the KRaft controllers (and each node's broker, to them) are on the SASL/PLAIN CONTROLLER listener."""
 _SCRAM: Final = "SCRAM-SHA-512"
+_PLAIN: Final = "PLAIN"
 
 
 @dataclass(frozen=True, slots=True)
 class BrokerSecurity:
     """A secured local cluster: SASL/SCRAM-SHA-512 for every client, ACLs enforced, no allow-all.
 
-    The client listener is SASL_PLAINTEXT on 127.0.0.1; brokers replicate over it as
-    ``broker_username``; the CONTROLLER listener stays PLAINTEXT on loopback (KRaft controllers
-    cannot use SCRAM), so its principal ``User:ANONYMOUS`` must be a super user: any local
-    process that reaches that port is one too (docs/threat-model.md). Keep the same value for
-    every start of one data directory: the SCRAM users are written when storage is formatted.
+    The client listener is SASL_SSL on 127.0.0.1 (TLS with the cluster's own CA,
+    ``onedoor.kafka.tls``; ``tls=False``: SASL_PLAINTEXT); brokers replicate over it as
+    ``broker_username``. The CONTROLLER listener (loopback) is SASL_PLAINTEXT with SASL/PLAIN:
+    KRaft controllers cannot use SCRAM (its users live in the metadata log they serve), so the
+    one user ``controller`` and its password are in ``server.properties`` (0600), and
+    ``User:controller``, not ``User:ANONYMOUS``, is the super user there (docs/threat-model.md
+    E7). Keep the same value for every start of one data directory: the SCRAM users are written
+    when storage is formatted.
     """
 
     admin_username: str = "admin"
@@ -159,8 +166,17 @@ class BrokerSecurity:
     broker_username: str = "broker"
     """The inter-broker user (a super user)."""
     broker_password: SecretStr = field(default_factory=new_password, repr=False)
+    controller_password: SecretStr = field(default_factory=new_password, repr=False)
+    """The SASL/PLAIN password of ``User:controller`` on the CONTROLLER listener (a super user)."""
     extra_super_users: tuple[str, ...] = ()
     """More principals (``User:<name>``) with every right, e.g. a hub that has no least-privilege plan."""
+    tls: bool = True
+    """TLS on the client listener (SASL_SSL), with a CA and certificate made in ``<data dir>/tls``."""
+
+    @property
+    def listener(self) -> str:
+        """The client listener's name and security protocol: ``SASL_SSL`` or ``SASL_PLAINTEXT``."""
+        return "SASL_SSL" if self.tls else "SASL_PLAINTEXT"
 
     @property
     def admin(self) -> ClientCredentials:
@@ -183,14 +199,25 @@ class BrokerSecurity:
             "org.apache.kafka.common.security.scram.ScramLoginModule required "
             f'username="{self.broker_username}" password="{self.broker_password.get_secret_value()}";'
         )
+        controller = self.controller_password.get_secret_value()
+        # The login (username/password) is what this node presents to the controllers; the
+        # user_<name> list is the only user the CONTROLLER listener accepts.
+        controller_jaas = (
+            "org.apache.kafka.common.security.plain.PlainLoginModule required "
+            f'username="{CONTROLLER_USERNAME}" password="{controller}" user_{CONTROLLER_USERNAME}="{controller}";'
+        )
+        name = self.listener
         return {
-            "listeners": f"SASL_PLAINTEXT://127.0.0.1:{node.broker_port},CONTROLLER://127.0.0.1:{node.controller_port}",
-            "advertised.listeners": f"SASL_PLAINTEXT://127.0.0.1:{node.broker_port}",
-            "inter.broker.listener.name": "SASL_PLAINTEXT",
-            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
+            "listeners": f"{name}://127.0.0.1:{node.broker_port},CONTROLLER://127.0.0.1:{node.controller_port}",
+            "advertised.listeners": f"{name}://127.0.0.1:{node.broker_port}",
+            "inter.broker.listener.name": name,
+            "listener.security.protocol.map": f"CONTROLLER:SASL_PLAINTEXT,{name}:{name}",
             "sasl.enabled.mechanisms": _SCRAM,
             "sasl.mechanism.inter.broker.protocol": _SCRAM,
-            "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config": jaas,
+            f"listener.name.{name.lower()}.scram-sha-512.sasl.jaas.config": jaas,
+            "listener.name.controller.sasl.enabled.mechanisms": _PLAIN,
+            "sasl.mechanism.controller.protocol": _PLAIN,
+            "listener.name.controller.plain.sasl.jaas.config": controller_jaas,
             "authorizer.class.name": AUTHORIZER,
             "super.users": ";".join(self.super_users),
             "allow.everyone.if.no.acl.found": "false",
@@ -211,7 +238,9 @@ class BrokerSecurity:
             "admin_password": self.admin_password.get_secret_value(),
             "broker_username": self.broker_username,
             "broker_password": self.broker_password.get_secret_value(),
+            "controller_password": self.controller_password.get_secret_value(),
             "extra_super_users": list(self.extra_super_users),
+            "tls": self.tls,
         }
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -220,16 +249,27 @@ class BrokerSecurity:
 
     @classmethod
     def load_or_create(cls, path: Path, *, admin_username: str = "admin") -> BrokerSecurity:
-        """The security recorded at ``path``, or a new one with fresh passwords, recorded there (0600)."""
+        """The security recorded at ``path``, or a new one with fresh passwords, recorded there (0600).
+
+        A record from before TLS (no ``tls`` key) gets TLS: the listener is configured at each start.
+        A record from before the authenticated CONTROLLER listener (no ``controller_password``) gets
+        a fresh one, recorded there: it is written into ``server.properties`` at each start.
+        """
         if path.is_file():
             known = json.loads(path.read_text(encoding="utf-8"))
-            return cls(
+            controller = known.get("controller_password")
+            loaded = cls(
                 admin_username=str(known["admin_username"]),
                 admin_password=SecretStr(str(known["admin_password"])),
                 broker_username=str(known["broker_username"]),
                 broker_password=SecretStr(str(known["broker_password"])),
+                controller_password=new_password() if controller is None else SecretStr(str(controller)),
                 extra_super_users=tuple(str(p) for p in known.get("extra_super_users", [])),
+                tls=bool(known.get("tls", True)),
             )
+            if controller is None:
+                loaded.save(path)
+            return loaded
         made = cls(admin_username=admin_username)
         made.save(path)
         return made
@@ -306,9 +346,20 @@ class LocalKafkaCluster:
         return ",".join(f"127.0.0.1:{node.broker_port}" for node in self._layouts)
 
     @property
+    def tls(self) -> BrokerTls | None:
+        """The cluster's TLS files (``<data_dir>/tls``) when its client listener is SASL_SSL, else ``None``."""
+        return BrokerTls(self.data_dir / "tls") if self.security is not None and self.security.tls else None
+
+    @property
+    def ca_file(self) -> Path | None:
+        """The CA certificate clients must trust (``ClientCredentials.ca_file``); ``None`` without TLS."""
+        tls = self.tls
+        return None if tls is None else tls.ca_file
+
+    @property
     def admin_credentials(self) -> ClientCredentials | None:
-        """The super user's client credentials on a secured cluster, else ``None``."""
-        return None if self.security is None else self.security.admin
+        """The super user's client credentials on a secured cluster (with the CA under TLS), else ``None``."""
+        return None if self.security is None else replace(self.security.admin, ca_file=self.ca_file)
 
     @property
     def log_dirs(self) -> list[Path]:
@@ -458,12 +509,14 @@ class LocalKafkaCluster:
         props = server_properties(node, self._layouts)
         if self.security is not None:
             props |= self.security.properties(node)
+        if self.tls is not None:
+            props |= ensure_broker_tls(self.tls.directory).properties()
         props |= self._overrides
         text = "".join(f"{k}={v}\n" for k, v in props.items())
         if self.security is None:
             node.properties.write_text(text, encoding="utf-8")
         else:
-            # It holds the inter-broker password: readable by the owner only.
+            # It holds the inter-broker and controller passwords: readable by the owner only.
             fd = os.open(node.properties, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             os.fchmod(fd, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -483,23 +536,24 @@ class LocalKafkaCluster:
             *args,
         ]
 
+    def _jvm_from_file(self, node: NodeLayout, argfile: Path, main_class: str, *args: str) -> list[str]:
+        """``_jvm``'s command with the main class and its arguments read from ``argfile`` (made 0600)."""
+        command = self._jvm(node, main_class)
+        write_atomically(argfile, "".join(f"{_java_quoted(a)}\n" for a in (main_class, *args)).encode())
+        return [*command[:-1], f"@{argfile}"]
+
     def _format_storage(self) -> None:
         """Run StorageTool on every node in parallel (each is a JVM start, about a second)."""
         runs = []
         for node in self._layouts:
-            command = self._jvm(
-                node,
-                "kafka.tools.StorageTool",
-                "format",
-                "-c",
-                str(node.properties),
-                "-t",
-                self.cluster_id,
-                "--ignore-formatted",
-                # The SCRAM passwords are on this short-lived process's command line (StorageTool
-                # reads them nowhere else): visible in ``ps`` to local users for about a second.
-                *(self.security.format_arguments() if self.security is not None else ()),
-            )
+            arguments = ["format", "-c", str(node.properties), "-t", self.cluster_id, "--ignore-formatted"]
+            if self.security is None:
+                command = self._jvm(node, "kafka.tools.StorageTool", *arguments)
+            else:
+                # StorageTool takes the SCRAM passwords only as arguments: they go in a 0600 Java
+                # argument file, so ``ps`` and /proc/<pid>/cmdline show its path, never a password.
+                secret = [*arguments, *self.security.format_arguments()]
+                command = self._jvm_from_file(node, _format_argfile(node), "kafka.tools.StorageTool", *secret)
             runs.append(
                 (
                     node,
@@ -520,6 +574,8 @@ class LocalKafkaCluster:
             if proc.returncode != 0:
                 text = out.decode(errors="replace").strip()
                 failures.append(f"node {node.node_id} (exit {proc.returncode}):\n{text[-3000:]}")
+        for node in self._layouts:
+            _format_argfile(node).unlink(missing_ok=True)
         if failures:
             raise KafkaRuntimeError("kafka.format_failed", "formatting KRaft storage failed:\n" + "\n".join(failures))
 
@@ -629,6 +685,15 @@ class LocalKafkaCluster:
         except subprocess.TimeoutExpired:
             self._reaper.kill()
         self._reaper = None
+
+
+def _format_argfile(node: NodeLayout) -> Path:
+    return node.home / "format.args"
+
+
+def _java_quoted(argument: str) -> str:
+    """One argument of a Java ``@argfile``: in double quotes, with backslashes and quotes escaped."""
+    return '"' + argument.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _die_with_owner() -> list[str]:

@@ -85,17 +85,18 @@ def _grants(principal: str, resource: Resource, name: str, pattern: Pattern, *op
 def agency_acl_plan(agency: AgencyId, topics: TopicNames, *, triage: bool = False) -> list[AclBinding]:
     """Everything an agency's connector may do on the broker, and nothing else.
 
-    Write and describe its own outbound topic; read and describe its own inbox and the policy
-    topic; its consumer group, exactly, and groups under ``<group>.`` (with the dot: agency
-    ``met`` never gets ``met-police``'s). A triage desk also reads (and may create) its intake
-    topic, with its reader's group.
+    Write and describe its own outbound topic; read and describe its own inbox and the registry
+    topic (agency status and key changes; never the policy topic, whose consent events carry
+    every child's subject token: threat model S7); its consumer group, exactly, and groups under
+    ``<group>.`` (with the dot: agency ``met`` never gets ``met-police``'s). A triage desk also
+    reads (and may create) its intake topic, with its reader's group.
     """
     who = f"User:{agency_username(agency)}"
     group = connector_group(topics, agency)
     plan = [
         *_grants(who, Resource.TOPIC, topics.outbound(agency), Pattern.LITERAL, Operation.WRITE, Operation.DESCRIBE),
         *_grants(who, Resource.TOPIC, topics.inbox(agency), Pattern.LITERAL, Operation.READ, Operation.DESCRIBE),
-        *_grants(who, Resource.TOPIC, topics.policy, Pattern.LITERAL, Operation.READ, Operation.DESCRIBE),
+        *_grants(who, Resource.TOPIC, topics.registry, Pattern.LITERAL, Operation.READ, Operation.DESCRIBE),
         *_grants(who, Resource.GROUP, group, Pattern.LITERAL, Operation.READ),
         *_grants(who, Resource.GROUP, f"{group}.", Pattern.PREFIXED, Operation.READ),
     ]
@@ -124,9 +125,10 @@ def hub_acl_plan(username: str, topics: TopicNames, *, router_group: str | None 
 
     It also makes those topics as agencies appear, writes and reads the dead-letter topic and
     the replay topic (an operator's replay of a dead letter, ``hub.deadletters``), reads and
-    writes the policy topic, writes the intake topics (public referrals), and consumes with
-    the router's group, and describes the connectors' groups (their committed offsets give the
-    ops dashboard each inbox's lag). It cannot read an inbox or write an outbound topic.
+    writes (and makes) the policy and the registry topics (``hub.policy.bus``), writes the
+    intake topics (public referrals), and consumes with the router's group, and describes the
+    connectors' groups (their committed offsets give the ops dashboard each inbox's lag). It
+    cannot read an inbox or write an outbound topic.
     """
     who = f"User:{username}"
     p = topics.prefix
@@ -139,6 +141,7 @@ def hub_acl_plan(username: str, topics: TopicNames, *, router_group: str | None 
         *_grants(who, t, replay_topic(topics), lit, r, w, d, c),
         *_grants(who, Resource.GROUP, deadletter_group(topics), lit, r),
         *_grants(who, t, topics.policy, lit, r, w, d, c),
+        *_grants(who, t, topics.registry, lit, r, w, d, c),
         *_grants(who, t, f"{p}.intake.", pre, w, d, c, Operation.DESCRIBE_CONFIGS, Operation.ALTER_CONFIGS),
         *_grants(who, Resource.GROUP, router_group or f"{p}.hub-router", lit, r),
         # Describe only: the ops dashboard reads each connector group's committed offsets

@@ -4,7 +4,9 @@
 broker is secured: :func:`aiokafka_options` spreads it into an aiokafka producer, consumer or
 admin client, :meth:`ClientCredentials.kafka_python_options` into kafka-python's admin client.
 ``None`` means PLAINTEXT, as before the broker was secured. The password is a ``SecretStr``: it
-is never in a ``repr``, a ``str`` or a log line.
+is never in a ``repr``, a ``str`` or a log line. With a ``ca_file`` (the broker's CA certificate,
+``onedoor.kafka.tls``) the client speaks SASL_SSL: TLS 1.2+, the broker's certificate chain
+verified against that CA only and its host name checked; without one, SASL_PLAINTEXT.
 
 A password the hub hands an agency crosses the wire sealed to the agency's registered X25519
 encryption key (:func:`seal_secret`): the envelope's own wrapping (ephemeral X25519, HKDF-SHA256,
@@ -28,6 +30,7 @@ from onedoor.envelope.keys import raw_public
 from onedoor.envelope.seal import WRAP_NONCE, wrap_key
 from onedoor.errors import ValidationFailed
 from onedoor.files import read_secret_line, write_atomically
+from onedoor.kafka.tls import client_context
 
 Mechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256"]
 DEFAULT_MECHANISM: Final[Mechanism] = "SCRAM-SHA-512"
@@ -52,6 +55,8 @@ class ClientCredentials:
     """Never printed: ``SecretStr`` shows ``**********``."""
     mechanism: Mechanism = DEFAULT_MECHANISM
     """The SASL mechanism the broker's client listener enables."""
+    ca_file: Path | None = None
+    """The broker's CA certificate (PEM): set, the client speaks SASL_SSL and trusts only it."""
 
     def __post_init__(self) -> None:
         if not self.username or any(c in self.username for c in ' ,=[]"\n'):
@@ -60,7 +65,12 @@ class ClientCredentials:
             )
 
     def __str__(self) -> str:
-        return f"{self.username} ({self.mechanism})"
+        return f"{self.username} ({self.mechanism}{', TLS' if self.ca_file is not None else ''})"
+
+    @property
+    def security_protocol(self) -> str:
+        """``SASL_SSL`` with a CA file, else ``SASL_PLAINTEXT``."""
+        return "SASL_PLAINTEXT" if self.ca_file is None else "SASL_SSL"
 
     @property
     def principal(self) -> str:
@@ -68,27 +78,42 @@ class ClientCredentials:
         return f"User:{self.username}"
 
     def aiokafka_options(self) -> dict[str, Any]:
-        """Keyword arguments for ``AIOKafkaProducer``/``AIOKafkaConsumer``/``AIOKafkaAdminClient``."""
-        return {
-            "security_protocol": "SASL_PLAINTEXT",
+        """Keyword arguments for ``AIOKafkaProducer``/``AIOKafkaConsumer``/``AIOKafkaAdminClient``.
+
+        Raises:
+            ValidationFailed: ``kafka.ca_file`` when the CA file is set but unusable.
+        """
+        options: dict[str, Any] = {
+            "security_protocol": self.security_protocol,
             "sasl_mechanism": self.mechanism,
             "sasl_plain_username": self.username,
             "sasl_plain_password": self.password.get_secret_value(),
         }
+        if self.ca_file is not None:
+            options["ssl_context"] = client_context(self.ca_file)
+        return options
 
     def kafka_python_options(self) -> dict[str, Any]:
-        """Keyword arguments for kafka-python's ``KafkaAdminClient`` (and its other clients)."""
-        return self.aiokafka_options()
+        """Keyword arguments for kafka-python's ``KafkaAdminClient`` (and its other clients).
+
+        The same as aiokafka's, except that kafka-python checks the host name only when asked.
+        """
+        options = self.aiokafka_options()
+        if self.ca_file is not None:
+            options["ssl_check_hostname"] = True
+        return options
 
     @classmethod
-    def from_file(cls, username: str, path: Path, mechanism: Mechanism = DEFAULT_MECHANISM) -> ClientCredentials:
-        """Credentials whose password is the first line of ``path`` (mode 0600).
+    def from_file(
+        cls, username: str, path: Path, mechanism: Mechanism = DEFAULT_MECHANISM, *, ca_file: Path | None = None
+    ) -> ClientCredentials:
+        """Credentials whose password is the first line of ``path`` (mode 0600); TLS with ``ca_file``.
 
         Raises:
             ValidationFailed: ``kafka.password_file`` when the file cannot be read, is open to
                 others or is too short; the message never holds the password.
         """
-        return cls(username, read_password_file(path), mechanism)
+        return cls(username, read_password_file(path), mechanism, ca_file)
 
 
 def aiokafka_options(credentials: ClientCredentials | None) -> dict[str, Any]:
@@ -96,8 +121,10 @@ def aiokafka_options(credentials: ClientCredentials | None) -> dict[str, Any]:
     return {} if credentials is None else credentials.aiokafka_options()
 
 
-def credentials_from(username: str | None, password_file: Path | None) -> ClientCredentials | None:
-    """Credentials from a settings pair, or ``None`` when neither is set (PLAINTEXT).
+def credentials_from(
+    username: str | None, password_file: Path | None, ca_file: Path | None = None
+) -> ClientCredentials | None:
+    """Credentials from a settings pair, or ``None`` when neither is set (PLAINTEXT); SASL_SSL with ``ca_file``.
 
     Raises:
         ValidationFailed: ``kafka.password_file`` when only one of the two is set, or the file is unusable.
@@ -106,7 +133,9 @@ def credentials_from(username: str | None, password_file: Path | None) -> Client
         return None
     if username is None or password_file is None:
         raise ValidationFailed(PASSWORD_FILE, "set both the broker username and its password file, or neither")
-    return ClientCredentials.from_file(username, password_file)
+    if ca_file is not None:
+        client_context(ca_file)  # fail now, with the file's name, rather than at the first connection
+    return ClientCredentials.from_file(username, password_file, ca_file=ca_file)
 
 
 def read_password_file(path: Path) -> SecretStr:

@@ -131,7 +131,7 @@ def _watch(hub: RunningHub, connector: Connector, home: Path) -> RegistryWatch:
         load_keys=lambda: load_decryption_keys(COUNCIL, config.keys_dir, PASSPHRASE.encode()),
         stats=stats,
     )
-    return RegistryWatch(bootstrap=hub.bootstrap, topic=hub.topics.policy, refresh=refresh, every_s=60.0, stats=stats)
+    return RegistryWatch(bootstrap=hub.bootstrap, topic=hub.topics.registry, refresh=refresh, every_s=60.0, stats=stats)
 
 
 async def test_a_message_sealed_to_the_old_key_before_rotation_still_opens_after(

@@ -14,6 +14,7 @@ import asyncio
 import os
 import stat
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -137,7 +138,7 @@ async def test_a_wrong_password_or_no_credentials_get_nothing(
     bootstrap = secured_kafka.bootstrap_servers
     topics = TopicNames(topic_prefix)
     met, _police = await _agencies(secured_kafka, topics)
-    wrong = ClientCredentials(met.username, SecretStr("not-the-password-" + "x" * 20))
+    wrong = replace(met, password=SecretStr("not-the-password-" + "x" * 20))  # same CA: only the password is wrong
 
     await authenticate(bootstrap, met)  # positive control
     with pytest.raises(Unauthenticated) as refused:
@@ -164,7 +165,7 @@ async def test_a_wrong_password_or_no_credentials_get_nothing(
 
     # An admin with a wrong password is told so, not "unreachable".
     with pytest.raises(Forbidden) as admin_refused:
-        await provision_agency(bootstrap, ClientCredentials("admin", wrong.password), MET, topics)
+        await provision_agency(bootstrap, replace(_admin(secured_kafka), password=wrong.password), MET, topics)
     assert admin_refused.value.code == "kafka.admin_refused"
 
 
@@ -175,7 +176,7 @@ def test_no_password_is_in_the_broker_logs_and_its_config_is_0600(secured_kafka:
     assert stat.S_IMODE(os.stat(node.properties).st_mode) == 0o600
     logs = node.server_log.read_text(encoding="utf-8", errors="replace")
     logs += node.jvm_out.read_text(encoding="utf-8", errors="replace") if node.jvm_out.exists() else ""
-    assert "SASL_PLAINTEXT" in logs  # positive control: the log is the secured broker's
+    assert security.listener in logs  # positive control: the log is the secured broker's (SASL_SSL)
     for secret in (security.admin_password, security.broker_password):
         assert secret.get_secret_value() not in logs
 
@@ -202,7 +203,10 @@ async def _identity(hub: RunningHub, keys: AgencyKeyPair) -> ClientCredentials:
     assert answer.status_code == 200, answer.text
     body = answer.json()
     password = open_secret(keys.encryption, body["sealed_password"], agency=str(keys.agency), username=body["username"])
-    return ClientCredentials(body["username"], password)
+    ca_file = hub.settings.kafka.ca_file
+    assert ca_file is not None  # the secured test broker speaks TLS
+    assert body["ca_certificate_pem"] == ca_file.read_text(encoding="ascii")  # the hub hands out its broker's CA
+    return ClientCredentials(body["username"], password, ca_file=ca_file)
 
 
 REFERRAL = ContractName("onedoor.referral.MasterReferral")
@@ -300,6 +304,7 @@ async def test_running_connectors_enrolled_on_the_secured_broker_exchange_a_refe
                     "topic_prefix": settings.kafka.topic_prefix,
                     "username": identity.username,
                     "password_file": home / "broker.password",
+                    "ca_file": identity.ca_file,
                 },
                 api={"token": "secured-token-" + "q" * 32},  # type: ignore[arg-type]
             )

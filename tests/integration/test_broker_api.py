@@ -117,6 +117,7 @@ async def _hub_kafka(
         password_file=tmp_path / "hub.password",
         admin_username=admin.username,
         admin_password_file=tmp_path / "admin.password",
+        ca_file=cluster.ca_file,  # TLS (SASL_SSL): the hub trusts the broker's CA and hands it out
     )
 
 
@@ -165,7 +166,9 @@ async def test_a_registered_agency_gets_its_identity_sealed_to_its_own_key(
         )
     # The broker takes it, with exactly the agency's ACLs.
     bootstrap = secured_kafka.bootstrap_servers
-    await authenticate(bootstrap, ClientCredentials(body["username"], password))
+    assert secured_kafka.ca_file is not None
+    assert body["ca_certificate_pem"] == secured_kafka.ca_file.read_text(encoding="ascii")  # public: the broker's CA
+    await authenticate(bootstrap, ClientCredentials(body["username"], password, ca_file=secured_kafka.ca_file))
     admin = secured_kafka.admin_credentials
     assert admin is not None
     assert await granted(bootstrap, admin, body["username"]) == agency_acl_plan(COUNCIL, TopicNames(topic_prefix))
@@ -257,7 +260,8 @@ async def test_enrol_then_check_on_the_secured_broker(
     bootstrap = secured_kafka.bootstrap_servers
     topics = TopicNames(topic_prefix)
     admin = secured_kafka.admin_credentials
-    await ensure_topics(bootstrap, [topics.outbound(COUNCIL), topics.inbox(COUNCIL)], partitions=1, credentials=admin)
+    wanted = [topics.outbound(COUNCIL), topics.inbox(COUNCIL), topics.registry]  # the hub API makes the registry
+    await ensure_topics(bootstrap, wanted, partitions=1, credentials=admin)
     config = _connector_config(tmp_path / "agency", keys, bootstrap, topic_prefix)
     transport = httpx.ASGITransport(app=hub.app)
 
@@ -271,6 +275,12 @@ async def test_enrol_then_check_on_the_secured_broker(
     assert f"ONEDOOR_CONNECTOR_KAFKA__USERNAME=agency-{COUNCIL}\n" in text
     assert f"ONEDOOR_CONNECTOR_KAFKA__PASSWORD_FILE={stored.resolve()}\n" in text
     assert stored.read_text().strip() not in text
+    # The broker speaks TLS: the hub handed out its CA, kept next to the password (public) and named in the config.
+    assert enrolled.ca_file is not None
+    assert secured_kafka.ca_file is not None
+    assert enrolled.ca_file.read_bytes() == secured_kafka.ca_file.read_bytes()
+    assert stat.S_IMODE(os.stat(enrolled.ca_file).st_mode) == 0o644
+    assert f"ONEDOOR_CONNECTOR_KAFKA__CA_FILE={enrolled.ca_file}\n" in text
 
     results = {r.check: r for r in await run_checks(config, hub_transport=transport)}
     assert results["broker_identity"].ok, results["broker_identity"].line()
@@ -278,6 +288,7 @@ async def test_enrol_then_check_on_the_secured_broker(
     assert results["acls"].ok, results["acls"].line()
     assert "refuses agency-" in results["acls"].message
     assert "not every rule" in results["acls"].message
+    assert results["policy_topic"].ok, results["policy_topic"].line()  # consent events: refused (threat model S7)
 
     # A stale password (say, another enrolment rotated it) is said in words.
     write_password_file(stored, SecretStr("a-stale-password-" + "y" * 24))
@@ -323,7 +334,9 @@ async def test_a_retired_key_or_a_wrong_encryption_key_changes_no_password(
     assert stale.json()["code"] == "agency.key_not_current"
 
     # Neither refusal touched the broker: the first password still logs in.
-    await authenticate(secured_kafka.bootstrap_servers, ClientCredentials(body["username"], password))
+    await authenticate(
+        secured_kafka.bootstrap_servers, ClientCredentials(body["username"], password, ca_file=secured_kafka.ca_file)
+    )
     outcomes = [(r.outcome, r.reason_code) for r in hub.audit("broker.credentials")]
     assert outcomes == [
         ("permit", None),

@@ -92,7 +92,8 @@ async def test_a_registered_agency_with_its_topics_passes_every_check(
 ) -> None:
     app, keys = hub
     topics = TopicNames(topic_prefix)
-    await ensure_topics(kafka_bootstrap, [topics.outbound(COUNCIL), topics.inbox(COUNCIL)], partitions=1)
+    wanted = [topics.outbound(COUNCIL), topics.inbox(COUNCIL), topics.registry]  # the hub API makes the registry
+    await ensure_topics(kafka_bootstrap, wanted, partitions=1)
     path = _config(tmp_path, keys, kafka_bootstrap, topic_prefix)
 
     results = await run_checks(path, hub_transport=httpx.ASGITransport(app=app))

@@ -286,6 +286,11 @@ async def test_the_operator_registers_suspends_and_reinstates(hub: Hub) -> None:
         ("agency.suspend", "suspended"),
         ("agency.reactivate", "active"),
     ]
+    # This hub provisions no broker identities: the suspension's withdrawal says so (hub.broker.service).
+    [withdrawal] = hub.audit("broker.withdrawn")
+    assert (withdrawal.outcome, withdrawal.reason_code) == ("skipped", "broker.provisioning_off")
+    assert withdrawal.source == "console suspend agency_id=synthetic-youth"
+    assert "enrol again" in (await operator.get(reinstated.headers["location"])).text
     listed = await operator.get("/console/agencies")
     assert all(a in listed.text for a in ("synthetic-youth", MET, HACKNEY, CHARITY))
 

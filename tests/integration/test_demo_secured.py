@@ -52,6 +52,7 @@ def _settings(tmp_path: Path, secured: LocalKafkaCluster) -> Settings:
             partitions=1,
             admin_username=admin.username,
             admin_password_file=tmp_path / "given-admin.password",
+            ca_file=secured.ca_file,  # the broker speaks TLS (SASL_SSL), as `make run`'s does
         ),
         db=DatabaseSettings(url=f"sqlite:///{tmp_path / 'hub.sqlite3'}"),
         intake=IntakeSettings(min_fill_seconds=0, rate_per_minute=1000),
@@ -65,7 +66,11 @@ def _identity(settings: Settings, agency_id: str) -> ClientCredentials:
     config = (folder / CONFIG_FILE).read_text(encoding="utf-8")
     assert f"ONEDOOR_CONNECTOR_KAFKA__USERNAME=agency-{agency_id}\n" in config
     assert f"ONEDOOR_CONNECTOR_KAFKA__PASSWORD_FILE={password_file.resolve()}\n" in config
-    return ClientCredentials.from_file(f"agency-{agency_id}", password_file)
+    # Enrolment wrote the broker's CA (handed out by the hub) next to it and named it in the config.
+    ca_file = (folder / "broker-ca.pem").resolve()
+    assert f"ONEDOOR_CONNECTOR_KAFKA__CA_FILE={ca_file}\n" in config
+    assert ca_file.read_text(encoding="ascii") == settings.kafka.ca_file.read_text(encoding="ascii")  # type: ignore[union-attr]
+    return ClientCredentials.from_file(f"agency-{agency_id}", password_file, ca_file=ca_file)
 
 
 async def _may_write(bootstrap: str, topic: str, who: ClientCredentials) -> bool:
@@ -144,7 +149,7 @@ async def test_make_run_is_least_privilege_at_the_broker(
             _identity(settings, front)
         hub_file = settings.home / "demo" / "hub" / "hub.password"
         assert hub_file.stat().st_mode & 0o777 == 0o600
-        hub = ClientCredentials.from_file("hub", hub_file)
+        hub = ClientCredentials.from_file("hub", hub_file, ca_file=secured_kafka.ca_file)
 
         assert not await can_read(bootstrap, topics.inbox(COUNCIL.id), police), "police read the council's inbox"
         assert not await _may_write(bootstrap, topics.outbound(COUNCIL.id), police)

@@ -51,7 +51,10 @@ async def _enforced(bootstrap: str, admin: ClientCredentials) -> None:
         await authenticate(bootstrap, None)
     assert anonymous.value.code == "kafka.credentials_required"
     with pytest.raises(Unauthenticated) as wrong:
-        await authenticate(bootstrap, ClientCredentials(admin.username, SecretStr("not-the-admin-password-at-all")))
+        await authenticate(
+            bootstrap,
+            ClientCredentials(admin.username, SecretStr("not-the-admin-password-at-all"), ca_file=admin.ca_file),
+        )
     assert wrong.value.code == "kafka.credentials_refused"
     await authenticate(bootstrap, admin)
     topics = TopicNames("upsecure")
@@ -66,17 +69,20 @@ def test_up_secure_starts_a_broker_that_enforces_users_and_acls(onedoor_home: Pa
     assert "ACLs enforced" in up.stderr
     security = onedoor_home / "kafka" / "security.json"
     assert security.stat().st_mode & 0o777 == 0o600
-    admin = cluster.broker_security(Settings(home=onedoor_home)).admin
+    admin = cluster.admin_credentials(Settings(home=onedoor_home))  # with the cluster's CA: TLS (SASL_SSL)
     assert admin.password.get_secret_value() not in up.stdout + up.stderr
     state = cluster.read_state(Settings(home=onedoor_home))
     assert state is not None
     assert (state.secured, state.runtime, state.data_dir) == (True, "jvm", onedoor_home / "kafka" / "secure-data")
+    assert state.ca_file == onedoor_home / "kafka" / "secure-data" / "tls" / "ca.pem"
+    assert admin.ca_file == state.ca_file
 
     asyncio.run(_enforced(bootstrap, admin))
 
     status = _onedoor("kafka", "status")
     assert status.returncode == 0, status.stdout + status.stderr
     assert "security:  SASL/SCRAM-SHA-512 users and ACLs enforced" in status.stdout
+    assert f"TLS (SASL_SSL): clients trust the CA {state.ca_file}" in status.stdout
     assert admin.password.get_secret_value() not in status.stdout
     assert _onedoor("kafka", "up").stdout.strip().splitlines()[-1] == bootstrap, "up reuses the secured broker"
 

@@ -49,24 +49,30 @@ def test_garbage_on_the_topic_is_ignored_not_fatal() -> None:
 
 
 async def test_every_replica_hears_every_announcement(kafka_bootstrap: str, topic_prefix: str) -> None:
-    topic = TopicNames(topic_prefix).policy
+    topics = TopicNames(topic_prefix)
     heard: dict[str, list[PolicyEvent]] = {"replica-a": [], "replica-b": []}
 
     def listener(name: str) -> PolicyListener:
         async def on_event(event: PolicyEvent) -> None:
             heard[name].append(event)
 
-        return PolicyListener(kafka_bootstrap, topic, on_event)
+        return PolicyListener(kafka_bootstrap, topics, on_event)
 
     replicas = [listener("replica-a"), listener("replica-b")]
     for replica in replicas:
-        await replica.start()  # creates the topic if need be, then reads from its end
-    announcer = PolicyAnnouncer(kafka_bootstrap, topic)
+        await replica.start()  # creates the topics if need be, then reads from their ends
+    announcer = PolicyAnnouncer(kafka_bootstrap, topics)
     await announcer.start()
     try:
-        announcer.publish([(ChangeKind.AGREEMENT, "isa-fake-one"), (ChangeKind.CONSENT, "st1_FAKEtokenForTestsOnly00")])
+        announcer.publish(
+            [
+                (ChangeKind.AGREEMENT, "isa-fake-one"),
+                (ChangeKind.REGISTRY, "fake-agency"),  # on the registry topic: heard too
+                (ChangeKind.CONSENT, "st1_FAKEtokenForTestsOnly00"),
+            ]
+        )
         for _ in range(200):
-            if all(len(events) == 2 for events in heard.values()):
+            if all(len(events) == 3 for events in heard.values()):
                 break
             await asyncio.sleep(0.05)
     finally:
@@ -74,7 +80,11 @@ async def test_every_replica_hears_every_announcement(kafka_bootstrap: str, topi
         for replica in replicas:
             await replica.stop()
     for events in heard.values():
-        assert [(e.kind, e.key) for e in events] == [
+        # In order on each topic; the two topics' events may interleave either way.
+        assert [(e.kind, e.key) for e in events if e.kind is not ChangeKind.REGISTRY] == [
             (ChangeKind.AGREEMENT, "isa-fake-one"),
             (ChangeKind.CONSENT, "st1_FAKEtokenForTestsOnly00"),
+        ]
+        assert [(e.kind, e.key) for e in events if e.kind is ChangeKind.REGISTRY] == [
+            (ChangeKind.REGISTRY, "fake-agency")
         ]

@@ -28,7 +28,7 @@ async def _until(condition: object, timeout_s: float = 10.0) -> None:
 
 
 async def test_registry_events_refresh_at_once_and_others_are_ignored(kafka_bootstrap: str, topic_prefix: str) -> None:
-    topic = f"{topic_prefix}.rw.policy"
+    topic = f"{topic_prefix}.rw.registry"
     await ensure_topics(kafka_bootstrap, [topic], partitions=1)
     calls: list[float] = []
 

@@ -110,7 +110,7 @@ def factory(name: str, options: Mapping[str, Any], context: AdapterContext) -> S
         raise invalid_options(name, describe_options_error(exc)) from None
     engine = open_engine(name, database_url(name, parsed, context.base_dir))
     try:
-        bound = bind(name, engine, parsed)
+        bound = bind(name, engine, parsed, context.matching_key)
     except BaseException:
         engine.dispose()
         raise

@@ -32,7 +32,10 @@ from connectors.adapters.sql.mapping import (
     StatusMapping,
     WriteTarget,
     check_subject,
+    feed_matching_key,
 )
+from connectors.adapters.subjects import BODY_FIELD
+from connectors.identity.keys import MatchingKey
 from contracts.catalog import bundled_contract
 from onedoor.errors import NotFound, Unavailable, ValidationFailed
 from onedoor.ids import AgencyId, Purpose
@@ -72,6 +75,10 @@ class BoundFeed:
     feed: EventFeed
     table: Table | None
     query: str | None
+    matching_key: MatchingKey | None = None
+    """The federation matching key, when the feed derives its subject token (``subject_token: {derive: ...}``)."""
+    body_subject: bool = False
+    """Put the derived token in the body's own ``subject_token`` field too (the contract has one, unmapped)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +137,7 @@ def open_engine(name: str, url: str) -> Engine:
         raise ValidationFailed(BAD_URL, f"adapter {name!r}: no database driver for {backend!r} URLs") from None
 
 
-def bind(name: str, engine: Engine, options: SqlOptions) -> Bound:
+def bind(name: str, engine: Engine, options: SqlOptions, matching_key: MatchingKey | None = None) -> Bound:
     """Reflect what the mapping names and check it all exists; nothing is read or written.
 
     Raises:
@@ -144,7 +151,7 @@ def bind(name: str, engine: Engine, options: SqlOptions) -> Bound:
             for position, target in enumerate(options.write):
                 bound = _bind_target(name, conn, options, target, position)
                 writes.setdefault(target.contract, []).append(bound)
-            feeds = tuple(_bind_feed(name, conn, options, feed) for feed in options.events)
+            feeds = tuple(_bind_feed(name, conn, options, feed, matching_key) for feed in options.events)
     except DBAPIError as exc:
         if isinstance(exc, ProgrammingError) and not exc.connection_invalidated:
             raise ValidationFailed(BAD_QUERY, f"adapter {name!r}: the database refused the mapping's query") from None
@@ -203,15 +210,19 @@ def _bind_target(name: str, conn: Connection, options: SqlOptions, target: Write
     return BoundTarget(target, table)
 
 
-def _bind_feed(name: str, conn: Connection, options: SqlOptions, feed: EventFeed) -> BoundFeed:
+def _bind_feed(
+    name: str, conn: Connection, options: SqlOptions, feed: EventFeed, matching_key: MatchingKey | None
+) -> BoundFeed:
     where = f"events.{feed.name}"
     check_subject(name, feed)
+    key = feed_matching_key(name, feed, matching_key)
     try:
         contract = bundled_contract(feed.contract)
     except (NotFound, ValidationFailed):
         raise ValidationFailed(
             UNKNOWN_CONTRACT, f"adapter {name!r}: {where}.contract {feed.contract!r} is not a known contract"
         ) from None
+    body_subject = key is not None and BODY_FIELD in contract.tags and BODY_FIELD not in feed.body
     for path in feed.body:
         if path not in contract.tags:
             raise ValidationFailed(
@@ -235,13 +246,13 @@ def _bind_feed(name: str, conn: Connection, options: SqlOptions, feed: EventFeed
         for column in feed.columns_used():
             if column not in available:
                 raise ValidationFailed(UNKNOWN_COLUMN, f"adapter {name!r}: {where}.query has no column {column!r}")
-        return BoundFeed(feed, None, feed.query)
+        return BoundFeed(feed, None, feed.query, key, body_subject)
     assert feed.table is not None  # noqa: S101 - EventFeed requires table or query
     table = _reflect(name, conn, options, feed.table)
     for column in feed.columns_used():
         if column not in table.c:
             raise ValidationFailed(UNKNOWN_COLUMN, f"adapter {name!r}: table {table.name!r} has no column {column!r}")
-    return BoundFeed(feed, table, None)
+    return BoundFeed(feed, table, None, key, body_subject)
 
 
 def invalid(name: str, detail: str) -> ValidationFailed:

@@ -5,7 +5,8 @@ Each feed (``events`` in the mapping) polls a table, view or query for the rows 
 rows sharing a watermark value, two events in the same second, are each read once and never
 dropped at a batch boundary), and makes one ``OutboundRequest`` per row (the body built from
 columns and constants, nested by field path; the header's subject token from the feed's
-``subject_token`` column, or the body's own ``subject_token`` field). The position is stored
+``subject_token`` column, or derived from the row's name and date-of-birth columns under the matching
+key (``subject_token: {derive: ...}``), or the body's own ``subject_token`` field). The position is stored
 (``<data dir>/sql-watermarks.sqlite3``) after each row the outbox took, so a restart carries
 on where it stopped, never skipped; each row is sent under the idempotency key
 ``sql:<adapter>:<feed>:<key>``, so a crash after the outbox took a row but before its position
@@ -31,8 +32,9 @@ from sqlalchemy.exc import DBAPIError
 
 from connectors.adapters.base import Outbound, OutboundRequest
 from connectors.adapters.sql.database import UNAVAILABLE, BoundFeed
-from connectors.adapters.sql.mapping import NO_SUBJECT_TOKEN, map_key
-from connectors.adapters.subjects import about_a_child, token_or_none
+from connectors.adapters.sql.mapping import NO_MATCHING_KEY, NO_SUBJECT_TOKEN, map_key
+from connectors.adapters.subjects import BODY_FIELD, about_a_child, token_or_none
+from connectors.identity.subject import SubjectColumns, UnderivableSubject, subject_token_from_row
 from onedoor.errors import OneDoorError, Unavailable, ValidationFailed
 from onedoor.ids import AgencyId
 from onedoor.logging import get_logger
@@ -42,6 +44,7 @@ log = get_logger(__name__)
 WATERMARKS_FILE: Final = "sql-watermarks.sqlite3"
 EVENT_SKIPPED: Final = "adapter.sql.event_skipped"
 BAD_SUBJECT_TOKEN: Final = "adapter.sql.bad_subject_token"  # noqa: S105 - an error code
+UNDERIVABLE_SUBJECT: Final = "adapter.sql.underivable_subject"
 
 
 class Watermarks:
@@ -169,8 +172,9 @@ def make_request(adapter: str, bound: BoundFeed, row: Mapping[str, Any]) -> Outb
     """The message one event row becomes.
 
     Raises:
-        ValidationFailed: ``adapter.sql.no_subject_token`` (a row about a child with no token) or
-            ``adapter.sql.bad_subject_token`` (not an ``st1_`` token); the row is passed over.
+        ValidationFailed: ``adapter.sql.no_subject_token`` (a row about a child with no token),
+            ``adapter.sql.bad_subject_token`` (not an ``st1_`` token) or ``adapter.sql.underivable_subject``
+            (a derived token's identifier column empty or invalid); the row is passed over.
     """
     feed = bound.feed
     body: dict[str, Any] = {}
@@ -180,12 +184,19 @@ def make_request(adapter: str, bound: BoundFeed, row: Mapping[str, Any]) -> Outb
             value = source.map.get(map_key(value), value)
         _put(body, path, _wire(value))
     subject = feed.subject_column()
+    derived = feed.derived_from()
+    token: str | None
     try:
-        token = None if subject is None else token_or_none(row[subject])
+        if derived is not None:
+            token = _derived(feed.name, bound, derived, row)
+        else:
+            token = None if subject is None else token_or_none(row[subject])
     except ValueError:
         raise ValidationFailed(BAD_SUBJECT_TOKEN, f"events.{feed.name}: {subject!r} is not an st1_ token") from None
     if token is None and about_a_child(feed.contract):
         raise ValidationFailed(NO_SUBJECT_TOKEN, f"events.{feed.name}: the row has no subject token in {subject!r}")
+    if bound.body_subject:
+        body[BODY_FIELD] = token
     return OutboundRequest(
         contract=feed.contract,
         version=feed.version,
@@ -196,6 +207,23 @@ def make_request(adapter: str, bound: BoundFeed, row: Mapping[str, Any]) -> Outb
         idempotency_key=f"sql:{adapter}:{feed.name}:{_encode(row[feed.key])}",
         subject_token=token,
     )
+
+
+def _derived(feed: str, bound: BoundFeed, columns: SubjectColumns, row: Mapping[str, Any]) -> str:
+    """The subject token derived from the row's identifiers (the row's columns named, never their values).
+
+    Raises:
+        ValidationFailed: ``adapter.sql.underivable_subject`` (a column empty or not a date of birth),
+            ``adapter.sql.no_matching_key``.
+    """
+    if bound.matching_key is None:  # bind refuses such a feed; kept for a BoundFeed built by hand
+        raise ValidationFailed(NO_MATCHING_KEY, f"events.{feed}: deriving the subject token needs the matching key")
+    try:
+        return str(subject_token_from_row(bound.matching_key, columns, row))
+    except UnderivableSubject as exc:
+        raise ValidationFailed(
+            UNDERIVABLE_SUBJECT, f"events.{feed}: column {exc.column!r}: no subject token ({exc.code})"
+        ) from None
 
 
 def _put(body: dict[str, Any], path: str, value: Any) -> None:

@@ -44,10 +44,13 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from connectors.adapters.subjects import BODY_FIELD, about_a_child
+from connectors.identity.keys import MatchingKey
+from connectors.identity.subject import SubjectColumns
 from connectors.status.messages import NrmStage, StatusFlag
 from onedoor.errors import ValidationFailed
 
 NO_SUBJECT_TOKEN: Final = "adapter.sql.no_subject_token"  # noqa: S105 - an error code
+NO_MATCHING_KEY: Final = "adapter.sql.no_matching_key"
 
 MESSAGE_FIELDS: Final = (
     "$message_id",
@@ -233,6 +236,24 @@ class EventSource(_Mapped):
 EventField = Annotated[EventSource, BeforeValidator(_column_source)]
 
 
+class DerivedFrom(_Strict):
+    """The columns a subject token is derived from (with the federation matching key)."""
+
+    given_name: str = Field(min_length=1)
+    family_name: str = Field(min_length=1)
+    date_of_birth: str = Field(min_length=1)
+
+    def columns(self) -> SubjectColumns:
+        """As the identity module takes them."""
+        return SubjectColumns(self.given_name, self.family_name, self.date_of_birth)
+
+
+class DeriveSubject(_Strict):
+    """``subject_token: {derive: {given_name: <col>, family_name: <col>, date_of_birth: <col>}}``."""
+
+    derive: DerivedFrom
+
+
 class EventFeed(_Strict):
     """Case events (rows after a stored watermark) sent as messages: one message per new row."""
 
@@ -246,10 +267,11 @@ class EventFeed(_Strict):
     """A column unique per row (the primary key; may be the watermark itself): rows are read in
     (watermark, key) order, so rows sharing a watermark value are all sent, and each is sent under
     the idempotency key ``sql:<adapter>:<feed>:<key>``."""
-    subject_token: str | None = None
+    subject_token: str | DeriveSubject | None = None
     """The column holding the young person's ``st1_`` token, put in the envelope header (the hub applies
-    their recorded consent by it). Required for a contract about a child unless the body maps its own
-    ``subject_token`` field from a column."""
+    their recorded consent by it), or ``{derive: {given_name, family_name, date_of_birth}}``: the columns
+    it is derived from under the matching key (connectors/identity/subject.py). Required for a contract
+    about a child unless the body maps its own ``subject_token`` field from a column."""
     start: Literal["latest", "beginning"] = "latest"
     """On the very first run: skip the rows already there (``latest``) or send them all."""
     poll_seconds: float = Field(default=10.0, gt=0, le=3600)
@@ -269,14 +291,25 @@ class EventFeed(_Strict):
 
     def columns_used(self) -> list[str]:
         """The watermark, the key, the subject token's column and every column the body reads, once each."""
-        names = [self.watermark, self.key, *([self.subject_token] if self.subject_token else [])]
+        names = [self.watermark, self.key, *([self.subject_token] if isinstance(self.subject_token, str) else [])]
+        if isinstance(self.subject_token, DeriveSubject):
+            names += self.subject_token.derive.columns().names()
         names += [s.column for s in self.body.values() if s.column is not None]
         return list(dict.fromkeys(names))
 
+    def derived_from(self) -> SubjectColumns | None:
+        """The columns the header's subject token is derived from (``None``: it is read from a column)."""
+        return self.subject_token.derive.columns() if isinstance(self.subject_token, DeriveSubject) else None
+
     def subject_column(self) -> str | None:
-        """The column the header's subject token comes from: ``subject_token``, else the body's own field's."""
-        if self.subject_token is not None:
+        """The column the header's subject token comes from: ``subject_token``, else the body's own field's.
+
+        ``None`` also when the token is derived (see ``derived_from``).
+        """
+        if isinstance(self.subject_token, str):
             return self.subject_token
+        if self.subject_token is not None:
+            return None
         own = self.body.get(BODY_FIELD)
         return None if own is None else own.column
 
@@ -287,12 +320,29 @@ def check_subject(adapter: str, feed: EventFeed) -> None:
     Raises:
         ValidationFailed: ``adapter.sql.no_subject_token``.
     """
-    if about_a_child(feed.contract) and feed.subject_column() is None:
+    if about_a_child(feed.contract) and feed.subject_column() is None and feed.derived_from() is None:
         raise ValidationFailed(
             NO_SUBJECT_TOKEN,
             f"adapter {adapter!r}: events.{feed.name}: {feed.contract} is about a child: name the column holding "
             "the young person's st1_ token (subject_token: <column>), so the hub can apply their recorded consent",
         )
+
+
+def feed_matching_key(adapter: str, feed: EventFeed, key: MatchingKey | None) -> MatchingKey | None:
+    """The key a feed derives its subject tokens with (``None`` when it reads them from a column).
+
+    Raises:
+        ValidationFailed: ``adapter.sql.no_matching_key``: the feed derives, and the connector gave no key.
+    """
+    if feed.derived_from() is None:
+        return None
+    if key is None:
+        raise ValidationFailed(
+            NO_MATCHING_KEY,
+            f"adapter {adapter!r}: events.{feed.name}.subject_token derives the token, which needs the federation "
+            "matching key; this connector was given none",
+        )
+    return key
 
 
 class SqlOptions(_Strict):

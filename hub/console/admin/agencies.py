@@ -17,6 +17,7 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, Depends, FastAPI, Path, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.staticfiles import StaticFiles
 
@@ -27,6 +28,7 @@ from hub.agencies.request import SIGNING_KEY_UNEXPECTED, request_key_ids
 from hub.audit.service import AuditEntry, append, append_now
 from hub.auth.policy import list_scope
 from hub.auth.roles import Role
+from hub.broker.service import withdraw
 from hub.console import shell
 from hub.console.admin import forms
 from hub.console.admin.forms import FieldError, FormProblems
@@ -56,8 +58,14 @@ OwnOrOperator = Annotated[ConsoleUser, Depends(scoped_user(Role.HUB_OPERATOR, Ro
 
 DONE: Final = {
     "registered": "The agency was registered with both keys current.",
-    "suspended": "The agency was suspended: the hub no longer routes to or from it.",
-    "reinstated": "The agency was reinstated: the hub routes to and from it again.",
+    "suspended": (
+        "The agency was suspended: the hub no longer routes to or from it, and its broker login and ACLs "
+        "are withdrawn (the audit's broker.withdrawn row says when)."
+    ),
+    "reinstated": (
+        "The agency was reinstated: the hub routes to and from it again. Its broker login is not restored: "
+        "its connector must enrol again (onedoor connector enrol)."
+    ),
     "revoked": "The key was revoked: the hub and every connector refuse it from now on.",
 }
 KIND_WORDS: Final = {
@@ -285,7 +293,11 @@ async def _status(request: Request, user: ConsoleUser, agency_id: str, suspend: 
     failed = await shell.in_transaction(request, work)
     if failed is not None:
         raise failed
-    return shell.redirect(f"/console/agencies/{agency_id}?done={'suspended' if suspend else 'reinstated'}")
+    answer = shell.redirect(f"/console/agencies/{agency_id}?done={'suspended' if suspend else 'reinstated'}")
+    if suspend:  # committed: take its broker identity away after the answer (hub.broker.service.withdraw)
+        state, source = request.app.state, f"console suspend agency_id={agency}"
+        answer.background = BackgroundTask(withdraw, state.session_factory, state.settings, agency, source=source)
+    return answer
 
 
 @router.post("/{agency_id}/suspend", response_class=HTMLResponse)

@@ -30,6 +30,7 @@ from connectors.sdk.connector import ReceivedMessage
 from connectors.status.index import StatusRecord
 from connectors.status.synthetic import known_victim, synthetic_records
 from connectors.triage.referral import ALERT, REFERRAL
+from hub.fleet.schemas import HeartbeatIn
 from onedoor.errors import ValidationFailed
 from onedoor.ids import AgencyId
 from tests.unit.triage.world import received
@@ -225,6 +226,40 @@ async def test_run_loops_send_through_outbound_and_stop_on_close() -> None:
     assert sent == [request]
     assert sender.closed
     assert quiet.closed
+
+
+class Crashing(Recorder):
+    """An adapter whose run loop fails at once."""
+
+    async def run(self, outbound: Outbound) -> None:
+        del outbound
+        raise RuntimeError("the agency system went away")
+
+
+async def test_a_failed_run_loop_is_a_problem_the_hub_heartbeat_accepts() -> None:
+    adapters = Adapters([Crashing("Council-DB.main"), Recorder("folder")])
+
+    async def outbound(item: OutboundRequest) -> None:
+        pass
+
+    async with adapters.running(outbound):
+        for _ in range(100):
+            if adapters.problems:
+                break
+            await asyncio.sleep(0.01)
+        problems = adapters.problems
+    assert problems == ["adapter.stopped.council-db.main"]
+    # The heartbeat's own schema: a code that does not fit would have the whole heartbeat refused.
+    HeartbeatIn.model_validate(
+        {
+            "version": "test",
+            "sent_at": "2026-11-22T12:00:00Z",
+            "interval_s": 30,
+            "signing_key_id": "k1_" + "0" * 32,
+            "encryption_key_id": "k1_" + "1" * 32,
+            "problems": problems,
+        }
+    )
 
 
 async def test_a_failed_factory_closes_the_adapters_already_built(tmp_path: Path) -> None:

@@ -301,6 +301,30 @@ async def test_a_missing_inbox(tmp_path: Path) -> None:
     assert results["topics"].code == "check.topic_missing"
     assert f"inbox onedoor.in.{COUNCIL}" in results["topics"].message
     assert "outbound" not in results["topics"].message
+    assert "registry" not in results["topics"].message
+
+
+async def test_a_missing_registry_topic_says_what_it_costs(tmp_path: Path) -> None:
+    setup = _setup(tmp_path)
+    results = _by_check(await _run(setup, None, missing=frozenset({"onedoor.registry"})))
+    assert results["topics"].code == "check.topic_missing"
+    assert "registry topic onedoor.registry" in results["topics"].message
+    assert "only at its periodic refresh" in results["topics"].message
+
+
+async def test_the_topics_checked_include_the_registry_topic_and_never_the_policy_topic(tmp_path: Path) -> None:
+    setup = _setup(tmp_path)
+    asked: list[str] = []
+    fake = _broker()
+
+    async def describe(bootstrap: str, topic: str) -> object:
+        asked.append(topic)
+        return await fake(bootstrap, topic)
+
+    await run_checks(setup.path, hub_transport=FakeHub(setup.keys).transport(), describe=describe, clock=lambda: NOW)
+    assert "onedoor.registry" in asked
+    assert "onedoor.policy" not in asked
+    assert _by_check(await _run(setup, None))["topics"].ok
 
 
 async def test_an_unreachable_broker(tmp_path: Path) -> None:

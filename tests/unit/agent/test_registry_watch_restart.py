@@ -41,7 +41,7 @@ class FakeConsumer:
         return None
 
     async def topics(self) -> set[str]:
-        return {"tfake.policy"}
+        return {"tfake.registry"}
 
     def assign(self, _partitions: Any) -> None:
         return None
@@ -96,7 +96,7 @@ async def test_a_failed_read_is_logged_refreshed_and_the_listener_restarted(
         refreshed.append(1)
         return True
 
-    watch = RegistryWatch(bootstrap="fake:9092", topic="tfake.policy", refresh=refresh, every_s=3600)
+    watch = RegistryWatch(bootstrap="fake:9092", topic="tfake.registry", refresh=refresh, every_s=3600)
     async with watch:
         assert watch.listening
         await _until(lambda: watch.stats.events == 1)
@@ -115,7 +115,7 @@ async def test_stop_stops_the_consumer_even_while_the_listener_keeps_failing() -
     async def refresh() -> bool:
         return True
 
-    watch = RegistryWatch(bootstrap="fake:9092", topic="tfake.policy", refresh=refresh, every_s=3600)
+    watch = RegistryWatch(bootstrap="fake:9092", topic="tfake.registry", refresh=refresh, every_s=3600)
     await watch.start()
     await _until(lambda: watch.stats.listener_restarts >= 2)
     await watch.stop()

@@ -33,8 +33,8 @@ def test_an_agency_gets_exactly_its_own_topics_and_group() -> None:
         "User:agency-met describe topic literal:onedoor.out.met",
         "User:agency-met read topic literal:onedoor.in.met",
         "User:agency-met describe topic literal:onedoor.in.met",
-        "User:agency-met read topic literal:onedoor.policy",
-        "User:agency-met describe topic literal:onedoor.policy",
+        "User:agency-met read topic literal:onedoor.registry",
+        "User:agency-met describe topic literal:onedoor.registry",
         "User:agency-met read group literal:onedoor.connector.met",
         "User:agency-met read group prefixed:onedoor.connector.met.",
     }
@@ -53,6 +53,16 @@ CASES = [
     ("never writes met-police's outbound topic", TOPIC, "onedoor.out.met-police", W, False),
     ("never writes an inbox, its own included (only the hub does)", TOPIC, "onedoor.in.met", W, False),
     ("never reads an outbound topic, its own included", TOPIC, "onedoor.out.met", R, False),
+    ("reads the registry topic (key revocations within a second)", TOPIC, "onedoor.registry", R, True),
+    ("never writes the registry topic", TOPIC, "onedoor.registry", W, False),
+    (
+        "never reads the policy topic: its consent events name every child's token (S7)",
+        TOPIC,
+        "onedoor.policy",
+        R,
+        False,
+    ),
+    ("nor describes it", TOPIC, "onedoor.policy", D, False),
     ("never writes the policy topic", TOPIC, "onedoor.policy", W, False),
     ("never reads the dead-letter topic", TOPIC, "onedoor.deadletter", R, False),
     ("never creates topics (the hub does)", TOPIC, "onedoor.out.met", C, False),
@@ -93,6 +103,9 @@ def test_the_hub_routes_but_reads_no_inbox_and_writes_no_outbound_topic() -> Non
     assert allows(plan, hub, TOPIC, "onedoor.deadletter", W)
     assert allows(plan, hub, TOPIC, "onedoor.policy", W)
     assert allows(plan, hub, TOPIC, "onedoor.policy", R)
+    assert allows(plan, hub, TOPIC, "onedoor.registry", W)
+    assert allows(plan, hub, TOPIC, "onedoor.registry", R)
+    assert allows(plan, hub, TOPIC, "onedoor.registry", C)
     assert allows(plan, hub, TOPIC, "onedoor.intake.triage", W)
     assert allows(plan, hub, TOPIC, "onedoor.in.met", C)
     assert allows(plan, hub, GROUP, "onedoor.hub-router", R)
@@ -101,3 +114,8 @@ def test_the_hub_routes_but_reads_no_inbox_and_writes_no_outbound_topic() -> Non
     assert not allows(plan, hub, TOPIC, "onedoor.intake.triage", R)
     assert not allows(plan, hub, GROUP, "onedoor.connector.met", R)
     assert not allows(plan, hub, TOPIC, "other.out.met", R)  # another prefix is another hub's
+
+
+def test_no_agency_plan_grants_anything_on_the_policy_topic() -> None:
+    for triage in (False, True):
+        assert not [b for b in agency_acl_plan(MET, TOPICS, triage=triage) if b.name == TOPICS.policy]

@@ -121,16 +121,17 @@ def test_each_sealing_is_fresh() -> None:
 
 
 def test_a_secured_broker_authenticates_every_client_and_has_no_allow_all(tmp_path: Path) -> None:
-    security = BrokerSecurity()
+    security = BrokerSecurity(tls=False)
     node = NodeLayout(1, 19092, 19093, tmp_path)
 
     props = security.properties(node)
 
     assert props["listeners"] == "SASL_PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093"
-    assert props["listener.security.protocol.map"] == "CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT"
+    assert props["listener.security.protocol.map"] == "CONTROLLER:SASL_PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT"
     assert props["authorizer.class.name"] == "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
     assert props["allow.everyone.if.no.acl.found"] == "false"
     assert props["super.users"].split(";") == ["User:admin", "User:broker", CONTROLLER_PRINCIPAL]
+    assert "User:ANONYMOUS" not in props["super.users"]  # threat model E7
     assert props["sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
     assert (
         security.broker_password.get_secret_value()
@@ -152,3 +153,4 @@ def test_broker_security_is_kept_0600_and_reused(tmp_path: Path) -> None:
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert again.admin_password.get_secret_value() == first.admin_password.get_secret_value()
     assert again.broker_password.get_secret_value() == first.broker_password.get_secret_value()
+    assert (first.tls, again.tls) == (True, True)

@@ -8,11 +8,12 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.agent.config import ConnectorConfig, load_config
-from connectors.agent.enrol import Enrolled, config_lines, describe, open_answer, updated_config
+from connectors.agent.enrol import Enrolled, broker_ca, ca_path, config_lines, describe, open_answer, updated_config
 from onedoor.envelope.keys import AgencyKeyPair
 from onedoor.errors import ValidationFailed
 from onedoor.ids import AgencyId
 from onedoor.kafka.security import seal_secret
+from onedoor.kafka.tls import ensure_broker_tls
 
 AGENCY = AgencyId("lb-enrolton-csc")
 PASSWORD = "synthetic-broker-password-" + "z" * 20
@@ -83,3 +84,26 @@ def test_what_enrol_says_never_holds_the_password() -> None:
     assert "agency-x" in said
     assert "ONEDOOR_CONNECTOR_KAFKA__PASSWORD_FILE=/srv/broker.password" in said
     assert "restart the connector" in said
+
+
+def test_the_broker_ca_comes_from_the_hub_or_an_explicit_file_and_is_named_in_the_config(tmp_path: Path) -> None:
+    hub_ca = ensure_broker_tls(tmp_path / "hub-tls").ca_file
+    own_ca = ensure_broker_tls(tmp_path / "own-tls").ca_file
+    answer = {"ca_certificate_pem": hub_ca.read_text(encoding="ascii")}
+
+    assert broker_ca(answer, None) == hub_ca.read_bytes()
+    assert broker_ca(answer, own_ca) == own_ca.read_bytes(), "an explicit --ca-file wins"
+    assert broker_ca({}, None) is None
+    assert broker_ca({"ca_certificate_pem": None}, None) is None  # a hub without TLS
+    with pytest.raises(ValidationFailed) as forged:
+        broker_ca({"ca_certificate_pem": "-----BEGIN CERTIFICATE-----\nnonsense\n"}, None)
+    assert forged.value.code == "kafka.ca_file"
+
+    lines = config_lines("agency-x", Path("/srv/broker.password"), Path("/srv/broker-ca.pem"))
+    assert lines[-1] == "ONEDOOR_CONNECTOR_KAFKA__CA_FILE=/srv/broker-ca.pem"
+    assert ca_path(_config(tmp_path)).name == "broker-ca.pem"
+    said = "\n".join(
+        describe(Enrolled("agency-x", Path("/srv/broker.password"), lines, True, (), Path("/srv/broker-ca.pem")))
+    )
+    assert "ONEDOOR_CONNECTOR_KAFKA__CA_FILE=/srv/broker-ca.pem" in said
+    assert "TLS" in said

@@ -102,3 +102,19 @@ def test_approve_refuses_a_swapped_request_and_sends_nothing(hub: FakeHub, tmp_p
     missing = CliRunner().invoke(app, ["agency", "approve", str(path)], env={"ONEDOOR_TOKEN": "t"})
     assert missing.exit_code != 0, "--expect-signing-key is required"
     assert hub.seen == []
+
+
+def test_suspend_and_reactivate_say_what_happens_to_the_broker_identity(hub: FakeHub) -> None:
+    hub.responses = {
+        ("POST", f"/agencies/{AGENCY}/suspend"): (200, {"id": AGENCY, "status": "suspended"}),
+        ("POST", f"/agencies/{AGENCY}/reactivate"): (200, {"id": AGENCY, "status": "active"}),
+    }
+    env = {"ONEDOOR_TOKEN": "fake-token"}
+    suspended = CliRunner().invoke(app, ["agency", "suspend", AGENCY], env=env)
+    assert suspended.exit_code == 0, suspended.output
+    assert f"{AGENCY} is suspended" in suspended.stdout
+    assert "broker identity is being withdrawn" in suspended.stdout
+    reactivated = CliRunner().invoke(app, ["agency", "reactivate", AGENCY], env=env)
+    assert reactivated.exit_code == 0, reactivated.output
+    assert "must run `onedoor connector enrol` again" in reactivated.stdout
+    assert [r.url.path for r in hub.seen] == [f"/agencies/{AGENCY}/suspend", f"/agencies/{AGENCY}/reactivate"]

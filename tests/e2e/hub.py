@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -42,6 +42,42 @@ from onedoor.topics import TopicNames
 
 REFERRAL = "onedoor.referral.MasterReferral"
 PURPOSE = "safeguarding-referral"
+
+
+STATUS_CONTRACTS = ("onedoor.status.StatusCheck", "onedoor.status.StatusReply")
+STATUS_REPLY_CLASSES = ("operational", "safeguarding", "contact")
+
+
+def status_agreement_body(
+    ident: str, requester: AgencyId, responder: AgencyId, reply_classes: Sequence[str] = STATUS_REPLY_CLASSES
+) -> dict[str, Any]:
+    """``requester`` may send ``responder`` status checks, and ``responder`` may answer with ``reply_classes``."""
+    return {
+        "id": ident,
+        "title": "Synthetic status-check agreement",
+        "parties": [f"agency:{requester}", f"agency:{responder}"],
+        "contracts": list(STATUS_CONTRACTS),
+        "purposes": ["victim-identification"],
+        "provisions": [
+            {
+                "effect": "permit",
+                "senders": [f"agency:{requester}"],
+                "recipients": [f"agency:{responder}"],
+                "actions": ["send"],
+                "classes": ["identity", "operational"],
+            },
+            {
+                "effect": "permit",
+                "senders": [f"agency:{responder}"],
+                "recipients": [f"agency:{requester}"],
+                "actions": ["query"],
+                "classes": list(reply_classes),
+            },
+        ],
+        "lawful_basis": {"article6": "UK GDPR Art. 6(1)(e)", "statutes": ["Children Act 2004 s.11"]},
+        "retention_days": 365,
+        "review_date": "2099-01-01",
+    }
 
 
 def agreement_body(ident: str, sender: AgencyId, recipient: AgencyId, level: str = "limited") -> dict[str, Any]:

@@ -17,7 +17,6 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -34,7 +33,7 @@ from onedoor.envelope.keys import AgencyKeyPair
 from onedoor.ids import AgencyId
 from onedoor.kafka.local import LocalKafkaCluster
 from onedoor.logging import configure_logging
-from tests.e2e.hub import RunningHub, hub_settings, running_hub
+from tests.e2e.hub import RunningHub, hub_settings, running_hub, status_agreement_body
 
 pytestmark = pytest.mark.e2e
 
@@ -50,35 +49,6 @@ SCHOOL = AgencyId("e2e-example-academy")
 KINDS = {NORTH: "children-services", CHARITY: "charity", SILENT: "children-services", SCHOOL: "education"}
 LIMITED = ["operational", "safeguarding", "contact"]
 SOFT_S = 2.0
-
-
-def _status_agreement(party: AgencyId) -> dict[str, Any]:
-    return {
-        "id": f"isa-e2e-status-{party}",
-        "title": "Synthetic status-check agreement",
-        "parties": [f"agency:{POLICE}", f"agency:{party}"],
-        "contracts": ["onedoor.status.StatusCheck", "onedoor.status.StatusReply"],
-        "purposes": ["victim-identification"],
-        "provisions": [
-            {
-                "effect": "permit",
-                "senders": [f"agency:{POLICE}"],
-                "recipients": [f"agency:{party}"],
-                "actions": ["send"],
-                "classes": ["identity", "operational"],
-            },
-            {
-                "effect": "permit",
-                "senders": [f"agency:{party}"],
-                "recipients": [f"agency:{POLICE}"],
-                "actions": ["query"],
-                "classes": LIMITED,
-            },
-        ],
-        "lawful_basis": {"article6": "UK GDPR Art. 6(1)(e)", "statutes": ["Children Act 2004 s.11"]},
-        "retention_days": 365,
-        "review_date": "2099-01-01",
-    }
 
 
 @pytest.fixture
@@ -111,7 +81,7 @@ async def test_a_known_victim_is_found_across_areas_and_the_hub_sees_only_tokens
             await hub.register(keys[agency], kind)
         before = hub.router.stats.policy_reloads
         for party in (NORTH, CHARITY, SILENT):
-            await hub.agree(_status_agreement(party))
+            await hub.agree(status_agreement_body(f"isa-e2e-status-{party}", POLICE, party, LIMITED))
         while hub.router.stats.policy_reloads <= before:  # noqa: ASYNC110 - the router has no event to await
             await asyncio.sleep(0.01)
         await asyncio.sleep(0.3)  # the last approvals' reloads

@@ -27,7 +27,7 @@ from connectors.status import StatusAnswer
 from connectors.status.messages import NrmStage, StatusFlag
 from onedoor.envelope.keys import AgencyKeyPair
 from onedoor.ids import AgencyId
-from tests.e2e.hub import RunningHub, eventually, hub_settings, running_hub
+from tests.e2e.hub import RunningHub, eventually, hub_settings, running_hub, status_agreement_body
 from tests.unit.triage.world import FakeProgress
 
 pytestmark = pytest.mark.e2e
@@ -49,35 +49,6 @@ NEW_CHILD = {
     "team_phone": "01632 960999",
     "team_email": "duty.team999@example.org",
 }
-
-
-def _status_agreement() -> dict[str, Any]:
-    return {
-        "id": "isa-e2e-refresh-status",
-        "title": "Synthetic status-check agreement",
-        "parties": [f"agency:{POLICE}", f"agency:{COUNCIL}"],
-        "contracts": ["onedoor.status.StatusCheck", "onedoor.status.StatusReply"],
-        "purposes": ["victim-identification"],
-        "provisions": [
-            {
-                "effect": "permit",
-                "senders": [f"agency:{POLICE}"],
-                "recipients": [f"agency:{COUNCIL}"],
-                "actions": ["send"],
-                "classes": ["identity", "operational"],
-            },
-            {
-                "effect": "permit",
-                "senders": [f"agency:{COUNCIL}"],
-                "recipients": [f"agency:{POLICE}"],
-                "actions": ["query"],
-                "classes": ["operational", "safeguarding", "contact"],
-            },
-        ],
-        "lawful_basis": {"article6": "UK GDPR Art. 6(1)(e)", "statutes": ["Children Act 2004 s.11"]},
-        "retention_days": 365,
-        "review_date": "2099-01-01",
-    }
 
 
 def _config(root: Path, keys: AgencyKeyPair, hub: RunningHub, key: MatchingKey, **extra: Any) -> ConnectorConfig:
@@ -120,7 +91,7 @@ async def test_a_child_added_to_the_council_database_after_start_is_found_by_a_p
     async with running_hub(hub_settings(tmp_path, kafka_bootstrap)) as hub:
         await hub.register(keys[POLICE], "police")
         await hub.register(keys[COUNCIL], "children-services")
-        await hub.agree(_status_agreement())
+        await hub.agree(status_agreement_body("isa-e2e-refresh-status", POLICE, COUNCIL))
         configs = {
             POLICE: _config(tmp_path / "connectors", keys[POLICE], hub, matching_key),
             COUNCIL: _config(

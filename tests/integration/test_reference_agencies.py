@@ -31,7 +31,7 @@ from connectors.synthetic import referral
 from connectors.triage.referral import REFERRAL
 from onedoor.envelope.keys import AgencyKeyPair
 from onedoor.ids import AgencyId, Purpose
-from tests.e2e.hub import RunningHub, agreement_body, eventually, hub_settings, running_hub
+from tests.e2e.hub import RunningHub, agreement_body, eventually, hub_settings, running_hub, status_agreement_body
 from tests.unit.triage.world import FakeProgress
 
 pytestmark = pytest.mark.integration
@@ -40,35 +40,6 @@ POLICE = AgencyId("it-ref-county-police")
 COUNCIL = AgencyId("lb-it-ref-borough-csc")
 AS_OF = dt.date.today()
 TOKEN = "integration-token-" + "r" * 32
-
-
-def _status_agreement() -> dict[str, Any]:
-    return {
-        "id": "isa-it-ref-status",
-        "title": "Synthetic status-check agreement",
-        "parties": [f"agency:{POLICE}", f"agency:{COUNCIL}"],
-        "contracts": ["onedoor.status.StatusCheck", "onedoor.status.StatusReply"],
-        "purposes": ["victim-identification"],
-        "provisions": [
-            {
-                "effect": "permit",
-                "senders": [f"agency:{POLICE}"],
-                "recipients": [f"agency:{COUNCIL}"],
-                "actions": ["send"],
-                "classes": ["identity", "operational"],
-            },
-            {
-                "effect": "permit",
-                "senders": [f"agency:{COUNCIL}"],
-                "recipients": [f"agency:{POLICE}"],
-                "actions": ["query"],
-                "classes": ["operational", "safeguarding", "contact"],
-            },
-        ],
-        "lawful_basis": {"article6": "UK GDPR Art. 6(1)(e)", "statutes": ["Children Act 2004 s.11"]},
-        "retention_days": 365,
-        "review_date": "2099-01-01",
-    }
 
 
 def _config(root: Path, keys: AgencyKeyPair, hub: RunningHub, key: MatchingKey, system: str) -> ConnectorConfig:
@@ -95,7 +66,7 @@ async def test_a_running_connector_answers_from_its_case_system_and_writes_a_ref
     async with running_hub(hub_settings(tmp_path, kafka_bootstrap)) as hub:
         await hub.register(keys[POLICE], "police")
         await hub.register(keys[COUNCIL], "children-services")
-        await hub.agree(_status_agreement())
+        await hub.agree(status_agreement_body("isa-it-ref-status", POLICE, COUNCIL))
         await hub.agree(agreement_body("isa-it-ref-referrals", POLICE, COUNCIL, level="full"))
         await asyncio.sleep(0.5)  # the router's reload after the last approval
 

@@ -62,7 +62,6 @@ row, so it is the same whatever happens.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import datetime as dt
 import hashlib
@@ -85,7 +84,7 @@ from connectors.adapters.subjects import BODY_FIELD, about_a_child, token_or_non
 from connectors.adapters.values import parse_options
 from connectors.adapters.webhook import payload
 from connectors.identity.keys import MatchingKey
-from connectors.identity.subject import SubjectColumns, UnderivableSubject, subject_token_from_row
+from connectors.identity.subject import INVALID_DATE, SubjectColumns, UnderivableSubject, subject_token_from_row
 from connectors.sdk.codec import ContractCodecs
 from connectors.sdk.connector import ReceivedMessage
 from connectors.status.index import StatusRecord
@@ -96,6 +95,7 @@ from onedoor.ids import AgencyId, ContractName, Purpose
 from onedoor.logging import get_logger
 
 log = get_logger(__name__)
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 BAD_OPTIONS: Final = "adapter.folder.bad_options"
 UNKNOWN_CONTRACT: Final = "adapter.folder.unknown_contract"
@@ -385,8 +385,19 @@ class FolderAdapter:
         """The token derived from the row's identifiers (a date in ``date_format`` is read as such)."""
         cells: dict[str, Any] = dict(row)
         dob = (row.get(columns.date_of_birth) or "").strip()
-        with contextlib.suppress(ValueError):  # else ISO or day-first text, read (or refused) by the identity module
+        try:
             cells[columns.date_of_birth] = dt.datetime.strptime(dob, self.mapping.date_format).date()
+        except ValueError:
+            # Only an ISO date may differ from the file's format: reading another as day-first text
+            # would swap day and month in a month-first file, and so give the child another token.
+            if dob and not _ISO_DATE.fullmatch(dob):
+                return RowProblem(
+                    number,
+                    columns.date_of_birth,
+                    UNDERIVABLE_SUBJECT,
+                    f"no subject token: '{columns.date_of_birth}' is not a date in the file's format or YYYY-MM-DD "
+                    f"({INVALID_DATE})",
+                )
         try:
             return str(subject_token_from_row(key, columns, cells))
         except UnderivableSubject as exc:

@@ -161,9 +161,11 @@ async def enrol(
         # Naming the key lets the hub refuse (broker.encryption_key_mismatch) before it rotates the password.
         answer = await hub.call("POST", "/broker/credentials", json={"encryption_key_id": str(keys.encryption_key_id)})
     credentials = open_answer(config, answer, keys.encryption, str(keys.encryption_key_id))
-    ca_pem = broker_ca(answer, ca_file)
+    # The hub has rotated the password: keep it before anything else can fail (a bad CA certificate
+    # below must not leave the connector with neither the old password nor the new one).
     path = password_path(config)
     write_password_file(path, credentials.password)
+    ca_pem = broker_ca(answer, ca_file)
     kept_ca = None
     if ca_pem is not None:
         kept_ca = ca_path(config).resolve()

@@ -305,7 +305,6 @@ async def running_connector(
             watch = None if intake_keys is None else IntakeKeyWatch(hub, intake_keys.current)
             if watch is not None:
                 await watch.register()
-            pump = asyncio.create_task(_pump(connector, dispatcher), name=f"connector-inbox-{config.agency}")
             # The status index follows the records file and the adapters' systems while running.
             status_refresh = status_refresh_of(
                 responder,
@@ -315,7 +314,6 @@ async def running_connector(
                 records_path=config.records_path,
                 adapters=adapters,
             )
-            loops = _start_loops(config, policy, client, watch, status_refresh)
             # The relay publishes what `send` commits to the outbox; parked messages put back go to the dispatcher.
             # The registry watch: a revoked key is refused here within a second, rotated keys are picked up.
             async with (
@@ -324,32 +322,25 @@ async def running_connector(
                 adapters.running(sender(connector)),
                 watch_registry(config, connector, servers, client=client),
             ):
-                intake = None
-                if intake_keys is not None:
-                    reader = await stack.enter_async_context(
-                        IntakeReader(
-                            bootstrap=servers,
-                            topics=TopicNames(config.kafka.topic_prefix),
-                            agency=config.agency_id,
-                            keys=intake_keys,
-                            desk=desk,
-                            replication_factor=config.kafka.intake_replication_factor,
-                            credentials=config.kafka.credentials(),
-                        )
-                    )
-                    intake = asyncio.create_task(reader.run(), name=f"connector-intake-{config.agency}")
-                log.info(
-                    "connector.started",
-                    agency=config.agency,
-                    records=len(index),
-                    agencies=len(directory.agencies),
-                    policy_version=policy.version[:12],
-                    triage_desk=desk.is_triage,
-                    intake=intake is not None,
-                    intake_key_ok=None if watch is None else watch.ok,
-                )
-                tasks = [t for t in (*(loop.task for loop in loops), pump, intake) if t is not None]
+                # Started inside the block, and cancelled by the finally below whatever fails after
+                # them, so no task outlives a connector that did not start.
+                pump = asyncio.create_task(_pump(connector, dispatcher), name=f"connector-inbox-{config.agency}")
+                loops = _start_loops(config, policy, client, watch, status_refresh)
+                tasks = [t for t in (*(loop.task for loop in loops), pump) if t is not None]
                 try:
+                    intake = await _start_intake(stack, config, servers, intake_keys, desk)
+                    if intake is not None:
+                        tasks.append(intake)
+                    log.info(
+                        "connector.started",
+                        agency=config.agency,
+                        records=len(index),
+                        agencies=len(directory.agencies),
+                        policy_version=policy.version[:12],
+                        triage_desk=desk.is_triage,
+                        intake=intake is not None,
+                        intake_key_ok=None if watch is None else watch.ok,
+                    )
                     process = ConnectorProcess(
                         config,
                         connector,
@@ -381,6 +372,30 @@ async def running_connector(
                         with contextlib.suppress(asyncio.CancelledError):
                             await task
                     log.info("connector.stopped", agency=config.agency)
+
+
+async def _start_intake(
+    stack: contextlib.AsyncExitStack,
+    config: ConnectorConfig,
+    servers: str,
+    intake_keys: IntakeKeys | None,
+    desk: TriageDesk,
+) -> asyncio.Task[None] | None:
+    """A triage desk reads its public intake topic (the reader closes with ``stack``); others read none."""
+    if intake_keys is None:
+        return None
+    reader = await stack.enter_async_context(
+        IntakeReader(
+            bootstrap=servers,
+            topics=TopicNames(config.kafka.topic_prefix),
+            agency=config.agency_id,
+            keys=intake_keys,
+            desk=desk,
+            replication_factor=config.kafka.intake_replication_factor,
+            credentials=config.kafka.credentials(),
+        )
+    )
+    return asyncio.create_task(reader.run(), name=f"connector-intake-{config.agency}")
 
 
 def _dispatcher(desk: TriageDesk, responder: StatusResponder, handover: HandoverDesk, adapters: Adapters) -> Dispatcher:

@@ -4,8 +4,10 @@
 "onedoor-subject/1", given, family, date of birth)`` (each field length-prefixed, as in ``tokens.py``)
 over the *canonical* forms of ``normalise``:
 
-- given name: the first given name's words folded (case, accents, apostrophes dropped) and its
-  transliteration canon (``Mohammed`` and ``Muhammad`` agree); middle names are left out;
+- given name: the first space-separated given name, its parts joined (``Mary-Jane`` is
+  ``maryjane``: twins Mary-Jane and Mary-Kate never share a token), folded (case, accents,
+  apostrophes dropped), with its transliteration canon (``Mohammed`` and ``Muhammad`` agree);
+  middle names are left out;
 - family name: every word folded and joined without separators (``Smith-Okafor``, ``smith okafor``
   and ``SMITH-OKAFOR`` agree; ``O'Connor`` and ``OConnor`` agree);
 - date of birth: exactly (no day/month swap, no typo tolerance).
@@ -49,9 +51,17 @@ INVALID_DATE: Final = "identity.invalid_date_of_birth"
 
 
 def canonical_given(name: str) -> str:
-    """The given name as the subject token sees it: the first name folded, its transliteration canon ('' if none)."""
-    parts = n.words(name or "")
-    return n.transliterated(parts[0]) if parts else ""
+    """The given name as the subject token sees it: the first name folded, its transliteration canon ('' if none).
+
+    The first name is the first *space-separated* word with letters, its hyphenated or apostrophed
+    parts joined: "Mary-Jane" is ``maryjane``, never ``mary``, so twins Mary-Jane and Mary-Kate
+    (same family name and birthday) never share a token, a consent record or a network.
+    """
+    for word in (name or "").split():
+        parts = n.words(word)
+        if parts:
+            return n.transliterated(n.joined(parts))
+    return ""
 
 
 def canonical_family(name: str) -> str:

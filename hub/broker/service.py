@@ -167,6 +167,7 @@ async def issue(
     signed_with: KeyId | None = None,
     encryption_key_id: str | None = None,
     provision: Provision = _default_provision,
+    withdraw_user: Withdraw | None = None,
 ) -> Issued:
     """Create or rotate ``agency``'s SCRAM user and ACLs; the password sealed to its encryption key. Audited.
 
@@ -193,6 +194,15 @@ async def issue(
             raise Unavailable(
                 PROVISIONING_FAILED, f"the broker refused to provision the identity: {exc.message} ({exc.code})"
             ) from None
+        if await run_in_threadpool(_status, factory, agency) is not AgencyStatus.ACTIVE:
+            # Suspended while the broker provisioned: the suspension's own withdrawal may have run
+            # first, and this provisioning put the identity back. Take it away again; issue nothing.
+            again = f"{source} (suspended while provisioning)"
+            await withdraw(factory, settings, agency, source=again, withdraw_user=withdraw_user or _default_withdraw)
+            raise Forbidden(
+                AGENCY_SUSPENDED,
+                f"agency {agency} was suspended while its broker identity was made: none issued",
+            )
     except OneDoorError as exc:
         await run_in_threadpool(_audit, factory, _entry(agency, "deny", exc.code, source, exc.message))
         log.info("broker.credentials_refused", agency=str(agency), code=exc.code)

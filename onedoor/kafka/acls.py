@@ -297,6 +297,10 @@ class Presence:
         return not self.acls and not self.scram
 
 
+_UNKNOWN_USER: Final = "does not exist"
+"""In the broker's ResourceNotFound message for a user without SCRAM credentials."""
+
+
 @dataclass(frozen=True, slots=True)
 class Withdrawn:
     """What :func:`withdraw_user` deleted (zero and ``False`` when there was nothing left)."""
@@ -308,12 +312,22 @@ class Withdrawn:
 
 
 def _scram_mechanisms(client: Any, usernames: Sequence[str]) -> dict[str, list[Any]]:
-    """Each user's stored SCRAM mechanisms; an unknown user has none."""
+    """Each user's stored SCRAM mechanisms; an unknown user has none.
+
+    Raises:
+        OneDoorError: ``kafka.admin_failed`` when the broker answers a user with any other error:
+            "could not look" must never read as "nothing there" (a withdrawal would say done).
+    """
     answer = client.describe_user_scram_credentials(list(usernames))
     found: dict[str, list[Any]] = {name: [] for name in usernames}
     for name, described in (answer if isinstance(answer, dict) else {}).items():
-        if name in found and isinstance(described, dict) and not described.get("error"):
+        if name not in found or not isinstance(described, dict):
+            continue
+        error = described.get("error")
+        if not error:
             found[name] = [info["mechanism"] for info in described.get("credential_infos", [])]
+        elif _UNKNOWN_USER not in str(error):  # kafka-python passes the broker's message, not its code
+            raise OneDoorError(ADMIN_FAILED, f"the broker could not describe the SCRAM credentials of {name}")
     return found
 
 

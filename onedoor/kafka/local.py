@@ -544,6 +544,15 @@ class LocalKafkaCluster:
 
     def _format_storage(self) -> None:
         """Run StorageTool on every node in parallel (each is a JVM start, about a second)."""
+        try:
+            failures = self._run_storage_tool()
+        finally:
+            for node in self._layouts:  # the argument files hold passwords: gone whatever happened
+                _format_argfile(node).unlink(missing_ok=True)
+        if failures:
+            raise KafkaRuntimeError("kafka.format_failed", "formatting KRaft storage failed:\n" + "\n".join(failures))
+
+    def _run_storage_tool(self) -> list[str]:
         runs = []
         for node in self._layouts:
             arguments = ["format", "-c", str(node.properties), "-t", self.cluster_id, "--ignore-formatted"]
@@ -572,12 +581,21 @@ class LocalKafkaCluster:
                 failures.append(f"node {node.node_id}: StorageTool did not finish within 120s")
                 continue
             if proc.returncode != 0:
-                text = out.decode(errors="replace").strip()
+                text = self._without_passwords(out.decode(errors="replace").strip())
                 failures.append(f"node {node.node_id} (exit {proc.returncode}):\n{text[-3000:]}")
-        for node in self._layouts:
-            _format_argfile(node).unlink(missing_ok=True)
-        if failures:
-            raise KafkaRuntimeError("kafka.format_failed", "formatting KRaft storage failed:\n" + "\n".join(failures))
+        return failures
+
+    def _without_passwords(self, text: str) -> str:
+        """``text`` with every password of the cluster's security blanked (a tool may echo its arguments)."""
+        if self.security is None:
+            return text
+        for secret in (
+            self.security.admin_password,
+            self.security.broker_password,
+            self.security.controller_password,
+        ):
+            text = text.replace(secret.get_secret_value(), "**********")
+        return text
 
     def _launch(self, index: int) -> None:
         """Start node ``index``'s JVM."""

@@ -280,19 +280,24 @@ def client_context(ca_file: Path) -> ssl.SSLContext:
 
 
 def read_ca_pem(ca_file: Path) -> str:
-    """The CA certificate's PEM text (to hand to a connector), checked to be one certificate.
+    """The CA certificate's PEM text (to hand to a connector), checked exactly as the connector checks it.
+
+    The same check as :func:`parse_ca_pem` (one certificate, a CA): a file the connector would
+    refuse is refused here, before the hub rotates the agency's password.
 
     Raises:
-        ValidationFailed: ``kafka.ca_file`` when it cannot be read or is not a PEM certificate.
+        ValidationFailed: ``kafka.ca_file`` when it cannot be read or is not one PEM CA certificate.
     """
     try:
         data = ca_file.read_bytes()
-        x509.load_pem_x509_certificate(data)
     except OSError as exc:
         raise ValidationFailed(CA_FILE_CODE, f"cannot read the broker CA file {ca_file}: {exc.strerror}") from None
-    except ValueError:
-        raise ValidationFailed(CA_FILE_CODE, f"the broker CA file {ca_file} is not a PEM certificate") from None
-    return data.decode("ascii")
+    try:
+        return parse_ca_pem(data.decode("ascii")).decode("ascii")
+    except UnicodeDecodeError:
+        raise ValidationFailed(CA_FILE_CODE, f"the broker CA file {ca_file} is not PEM text") from None
+    except ValidationFailed as exc:
+        raise ValidationFailed(CA_FILE_CODE, f"{ca_file}: {exc.message}") from None
 
 
 def parse_ca_pem(text: str) -> bytes:

@@ -150,3 +150,22 @@ def test_a_derive_naming_an_unknown_field_is_refused_at_start(tmp_path: Path) ->
     with pytest.raises(ValidationFailed) as caught:
         build(tmp_path, subject_token={"derive": {"given_name": "First name", "family_name": "Last name"}})
     assert caught.value.code == "adapter.folder.bad_options"
+
+
+async def test_a_date_not_in_the_files_format_is_refused_not_read_day_first(tmp_path: Path) -> None:
+    # A month-first file: "03/04/2010" is 4 March. A row in another format is refused rather than
+    # guessed day-first (which would swap day and month and give the child another token); ISO is fine.
+    adapter = build(tmp_path, date_format="%m/%d/%Y")
+    rows = [
+        referral_row("Testy", "McFakeface", "03/14/2010"),
+        referral_row("Synthia", "Example", "14.03.2010"),
+        referral_row("Fakey", "Testperson", "2010-03-14"),
+    ]
+    outcome, outbox = await process(adapter, "us.csv", [line(*HEADER), *rows])
+    assert outcome.sent >= 1
+    lines = report(adapter, "us.csv")
+    assert ("3", "Date of birth", UNDERIVABLE_SUBJECT) in [(r["row"], r["column"], r["code"]) for r in lines]
+    assert "14.03.2010" not in str(lines)
+    sent = {r.subject_token for r in outbox.requests}
+    assert expected("Testy", "McFakeface", "2010-03-14") in sent
+    assert expected("Synthia", "Example", "2010-03-14") not in sent

@@ -7,7 +7,7 @@ import os
 import stat
 from pathlib import Path
 
-from onedoor.kafka.local import CONTROLLER_PRINCIPAL, BrokerSecurity, NodeLayout
+from onedoor.kafka.local import CONTROLLER_PRINCIPAL, BrokerSecurity, LocalKafkaCluster, NodeLayout
 
 
 def test_the_controller_listener_authenticates_one_named_user(tmp_path: Path) -> None:
@@ -67,3 +67,16 @@ def test_a_record_from_before_the_controller_password_gets_one_and_keeps_the_res
     assert (loaded.admin_password.get_secret_value(), loaded.tls) == ("admin-secret-fake", False)
     assert loaded.super_users == ("User:admin", "User:broker", "User:controller", "User:hub")
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+def test_a_failed_format_never_shows_a_password(tmp_path: Path) -> None:
+    security = BrokerSecurity()
+    cluster = LocalKafkaCluster(tmp_path / "kafka", security=security)
+    echoed = " ".join(
+        f"--add-scram SCRAM-SHA-512=[name=u,password={p.get_secret_value()}]"
+        for p in (security.admin_password, security.broker_password, security.controller_password)
+    )
+    shown = cluster._without_passwords(f"Error: bad arguments: {echoed}")
+    assert "Error: bad arguments" in shown
+    for secret in (security.admin_password, security.broker_password, security.controller_password):
+        assert secret.get_secret_value() not in shown

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
-from connectors.agent.config import ConnectorConfig, load_config
-from connectors.agent.enrol import Enrolled, broker_ca, ca_path, config_lines, describe, open_answer, updated_config
-from onedoor.envelope.keys import AgencyKeyPair
+from connectors.agent.config import ConnectorConfig, load_config, load_config_file
+from connectors.agent.enrol import (
+    Enrolled,
+    broker_ca,
+    ca_path,
+    config_lines,
+    describe,
+    enrol,
+    open_answer,
+    password_path,
+    updated_config,
+)
+from connectors.identity.keys import MatchingKey
+from onedoor.envelope.keys import AgencyKeyPair, raw_public
 from onedoor.errors import ValidationFailed
 from onedoor.ids import AgencyId
 from onedoor.kafka.security import seal_secret
@@ -107,3 +121,41 @@ def test_the_broker_ca_comes_from_the_hub_or_an_explicit_file_and_is_named_in_th
     )
     assert "ONEDOOR_CONNECTOR_KAFKA__CA_FILE=/srv/broker-ca.pem" in said
     assert "TLS" in said
+
+
+async def test_a_ca_certificate_the_connector_refuses_does_not_cost_it_the_new_password(tmp_path: Path) -> None:
+    keys = AgencyKeyPair.generate(AgencyId("lb-enrol-unit-csc"))
+    keys.save(tmp_path / "keys")
+    MatchingKey.generate().save(tmp_path / "matching.key")
+    config = tmp_path / "connector.env"
+    config.write_text(
+        f"ONEDOOR_CONNECTOR_AGENCY={keys.agency}\n"
+        f"ONEDOOR_CONNECTOR_KEYS_DIR={tmp_path / 'keys'}\n"
+        f"ONEDOOR_CONNECTOR_MATCHING_KEY_PATH={tmp_path / 'matching.key'}\n"
+        f"ONEDOOR_CONNECTOR_DISCLOSURE_LOG_PATH={tmp_path / 'data' / 'disclosures.sqlite'}\n"
+        f"ONEDOOR_CONNECTOR_API__TOKEN=unit-token-{'e' * 32}\n"
+        "ONEDOOR_CONNECTOR_HUB_URL=http://hub.test\n"
+    )
+    os.chmod(config, 0o600)
+    username = f"agency-{keys.agency}"
+    password = SecretStr("the-new-rotated-password-" + "p" * 20)
+    sealed = seal_secret(raw_public(keys.encryption.public_key()), password, agency=str(keys.agency), username=username)
+
+    def hub(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/broker/credentials"
+        body = {
+            "agency": str(keys.agency),
+            "username": username,
+            "sealed_password": sealed,
+            "encryption_key_id": str(keys.encryption_key_id),
+            "ca_certificate_pem": "-----BEGIN CERTIFICATE-----\nnot-a-certificate\n-----END CERTIFICATE-----\n",
+        }
+        return httpx.Response(200, json=body)
+
+    with pytest.raises(ValidationFailed) as refused:
+        await enrol(config, hub_transport=httpx.MockTransport(hub))
+    assert refused.value.code == "kafka.ca_file"
+    # The hub rotated the password before the CA was looked at: the connector kept the new one.
+    kept = password_path(load_config_file(config))
+    assert kept.read_text(encoding="utf-8").strip() == password.get_secret_value()
+    assert stat.S_IMODE(os.stat(kept).st_mode) == 0o600

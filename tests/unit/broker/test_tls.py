@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import SecretStr
 
@@ -28,6 +29,7 @@ from onedoor.kafka.tls import (
     make_ca,
     make_server_certificate,
     parse_ca_pem,
+    read_ca_pem,
     tls_failure,
 )
 
@@ -197,3 +199,21 @@ def test_tls_failures_are_told_apart_from_other_connection_errors() -> None:
     assert tls_failure(untrusted) == "certificate not trusted: unable to get local issuer certificate"
     assert tls_failure(wrapped) == "certificate not trusted: unable to get local issuer certificate"
     assert tls_failure(ConnectionRefusedError(111, "refused")) is None
+
+
+def test_the_hub_hands_out_only_a_ca_file_the_connector_would_accept(tmp_path: Path) -> None:
+    tls = ensure_broker_tls(tmp_path / "tls")
+    assert read_ca_pem(tls.ca_file) == tls.ca_file.read_text(encoding="ascii")  # positive control
+    # The broker's own certificate is not a CA, and a bundle is not one certificate: the connector
+    # refuses both, so the hub must too, before it rotates anyone's password.
+    server_cert = x509.load_pem_x509_certificates(tls.keystore_file.read_bytes())[0]
+    leaf = tmp_path / "leaf.pem"
+    leaf.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes(tls.ca_file.read_bytes() * 2)
+    for wrong in (leaf, bundle):
+        with pytest.raises(ValidationFailed) as refused:
+            read_ca_pem(wrong)
+        assert refused.value.code == "kafka.ca_file"
+        with pytest.raises(ValidationFailed):
+            parse_ca_pem(wrong.read_text(encoding="ascii"))

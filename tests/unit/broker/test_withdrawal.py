@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from kafka.admin import ScramMechanism
 from kafka.errors import ClusterAuthorizationFailedError, NoError
 from pydantic import SecretStr
@@ -20,19 +21,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub import db
-from hub.agencies.enums import AgencyKind, AgencyStatus
-from hub.agencies.models import Agency
+from hub.agencies.enums import AgencyKind, AgencyStatus, KeyAlgorithm, KeyStatus, KeyUse
+from hub.agencies.models import Agency, AgencyKey
 from hub.audit.models import AuditEvent
 from hub.broker import service
 from hub.broker.reconcile import Reconciler, due, suspended_agencies, to_withdraw
 from onedoor.db import make_engine
-from onedoor.errors import OneDoorError, Unavailable
-from onedoor.ids import AgencyId
+from onedoor.envelope.keys import raw_public
+from onedoor.errors import Forbidden, OneDoorError, Unavailable
+from onedoor.ids import AgencyId, KeyId
 from onedoor.kafka import acls
 from onedoor.kafka.acls import Presence, Withdrawn
 from onedoor.kafka.plan import AclBinding, Operation, Pattern, Resource
 from onedoor.kafka.security import ClientCredentials, write_password_file
 from onedoor.settings import DatabaseSettings, KafkaSettings, Settings
+from onedoor.topics import TopicNames
 
 ADMIN = ClientCredentials("admin", SecretStr("synthetic-admin-password-xxxxxxxx"))
 A, B, C = AgencyId("lb-alpha-csc"), AgencyId("lb-beta-csc"), AgencyId("lb-gamma-csc")
@@ -96,6 +99,22 @@ def test_a_refused_acl_deletion_keeps_the_error_and_touches_no_credential(monkey
     assert failed.value.code == "kafka.admin_failed"
     assert "ClusterAuthorizationFailedError" in failed.value.message
     assert client.calls == ["delete-acls:User:agency-lb-alpha-csc"]
+
+
+class UnreadableScram(FakeAdmin):
+    """The broker answers the SCRAM lookup with an error that is not "no such user"."""
+
+    def describe_user_scram_credentials(self, users: list[str]) -> dict[str, Any]:
+        self.calls.append("describe-scram")
+        return {u: {"error": "Cluster authorization failed.", "credential_infos": []} for u in users}
+
+
+def test_a_scram_lookup_that_fails_is_a_failure_not_an_empty_user(monkeypatch: pytest.MonkeyPatch) -> None:
+    client = UnreadableScram()
+    with pytest.raises(OneDoorError) as failed:
+        _withdraw(monkeypatch, client)
+    assert failed.value.code == "kafka.admin_failed"
+    assert "delete-scram:1" not in client.calls  # and the withdrawal is not reported as done
 
 
 # --- the reconciler's decisions (pure) -------------------------------------------------------------
@@ -277,3 +296,52 @@ async def test_withdraw_outcomes_are_audited_and_never_raise(factory: sessionmak
     ]
     with factory() as session:
         assert suspended_agencies(session) == [A]
+
+
+async def test_an_agency_suspended_while_provisioning_gets_no_identity_and_it_is_withdrawn_again(
+    factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    public = raw_public(X25519PrivateKey.generate().public_key())
+    with factory() as session, session.begin():
+        session.add(
+            AgencyKey(
+                key_id=str(KeyId.for_public_key(public)),
+                agency_id=B,
+                use=KeyUse.ENCRYPTION,
+                algorithm=KeyAlgorithm.X25519,
+                public_key=public,
+                status=KeyStatus.CURRENT,
+                created_at=datetime.now(UTC),
+            )
+        )
+    events: list[str] = []
+
+    async def provision_while_suspended(
+        _bootstrap: str, _admin: ClientCredentials, agency: AgencyId, _topics: TopicNames, _triage: bool
+    ) -> ClientCredentials:
+        events.append("provisioned")
+        with factory() as session, session.begin():  # the operator's suspension commits meanwhile
+            row = session.get(Agency, str(agency))
+            assert row is not None
+            row.status = AgencyStatus.SUSPENDED
+        return ClientCredentials(f"agency-{agency}", SecretStr("synthetic-agency-password-xxxxxxx"))
+
+    async def withdrawn(_bootstrap: str, _admin: ClientCredentials, username: str) -> Withdrawn:
+        events.append(f"withdrawn {username}")
+        return Withdrawn(username, 8, ("SCRAM_SHA_512",))
+
+    with pytest.raises(Forbidden) as refused:
+        await service.issue(
+            factory,
+            _settings(tmp_path),
+            B,
+            source="test",
+            provision=provision_while_suspended,
+            withdraw_user=withdrawn,
+        )
+    assert refused.value.code == "broker.agency_suspended"
+    assert events == ["provisioned", "withdrawn agency-lb-beta-csc"], "the identity made in the race is taken back"
+    assert _rows(factory) == [("withdrawn", None, "test (suspended while provisioning)")]
+    with factory() as session:
+        denied = session.scalars(select(AuditEvent).where(AuditEvent.kind == "broker.credentials")).all()
+        assert [(r.outcome, r.reason_code) for r in denied] == [("deny", "broker.agency_suspended")]

@@ -33,7 +33,7 @@ from connectors.adapters.base import (
     OutboundRequest,
 )
 from connectors.sdk.connector import Connector, ReceivedMessage
-from connectors.status.index import INVALID_RECORDS, StatusRecord, read_records
+from connectors.status.index import StatusRecord, given_or_read
 from onedoor.errors import ValidationFailed
 from onedoor.ids import ContractName, Purpose, SubjectToken
 from onedoor.logging import get_logger
@@ -216,15 +216,7 @@ class Adapters:
         """
         if not self._adapters:
             return records
-        base: list[StatusRecord] = []
-        if records is not None:
-            base = list(records)
-        elif records_path is not None:
-            try:
-                base = read_records(records_path)
-            except OSError as exc:
-                raise ValidationFailed(INVALID_RECORDS, f"cannot read {records_path}: {exc.strerror}") from None
-        return base + self.status_records()
+        return given_or_read(records, records_path) + self.status_records()
 
     async def deliver_all(self, message: ReceivedMessage) -> list[str]:
         """Hand ``message`` to every adapter that takes its contract; the names of those that took it.

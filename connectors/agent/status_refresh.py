@@ -30,9 +30,9 @@ from typing import Final
 from connectors.adapters.registry import Adapters
 from connectors.agent.supervise import Supervised
 from connectors.identity import MatchingKey
-from connectors.status.index import INVALID_RECORDS, StatusIndex, StatusRecord, read_records
+from connectors.status.index import StatusIndex, StatusRecord, given_or_read
 from connectors.status.responder import StatusResponder
-from onedoor.errors import OneDoorError, ValidationFailed
+from onedoor.errors import OneDoorError
 from onedoor.logging import get_logger
 
 log = get_logger(__name__)
@@ -66,14 +66,7 @@ class StatusSource:
             ValidationFailed: ``status.invalid_records`` (or an identity code) for a bad records file.
             Unavailable: what an adapter raises when its system cannot be read (``adapter.sql.unavailable``).
         """
-        base: list[StatusRecord] = []
-        if self._records is not None:
-            base = list(self._records)
-        elif self._path is not None:
-            try:
-                base = read_records(self._path)
-            except OSError as exc:
-                raise ValidationFailed(INVALID_RECORDS, f"cannot read {self._path}: {exc.strerror}") from None
+        base = given_or_read(self._records, self._path)
         if self._adapter_records is not None:
             base.extend(self._adapter_records())
         return base

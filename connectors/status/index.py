@@ -226,6 +226,22 @@ class StatusIndex:
         return found
 
 
+def given_or_read(records: Iterable[StatusRecord] | None, path: Path | None) -> list[StatusRecord]:
+    """``records`` if given, else those of the records file at ``path``, else none.
+
+    Raises:
+        ValidationFailed: ``status.invalid_records`` (or an identity code) for an unreadable or bad file.
+    """
+    if records is not None:
+        return list(records)
+    if path is None:
+        return []
+    try:
+        return read_records(path)
+    except OSError as exc:
+        raise ValidationFailed(INVALID_RECORDS, f"cannot read {path}: {exc.strerror}") from None
+
+
 def read_records(path: Path) -> list[StatusRecord]:
     """Records from a ``.json`` or ``.csv`` file (see ``StatusIndex.load``)."""
     suffix = path.suffix.lower()

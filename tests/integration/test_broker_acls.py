@@ -46,6 +46,7 @@ from onedoor.kafka.security import ClientCredentials, open_secret, write_passwor
 from onedoor.settings import Settings
 from onedoor.topics import TopicNames
 from tests.e2e.hub import RunningHub, agreement_body, hub_settings, running_hub
+from tests.fixtures.kafka import assert_consume_refused
 from tests.unit.triage.world import FakeProgress, referral_json
 
 pytestmark = pytest.mark.integration
@@ -110,19 +111,7 @@ async def test_an_agency_uses_its_own_topics_and_the_broker_refuses_it_the_other
         await consumer.stop()
 
     # met-police's inbox: the broker refuses (a throwaway consumer, no group).
-    stranger = AIOKafkaConsumer(
-        topics.inbox(MET_POLICE), bootstrap_servers=bootstrap, group_id=None, **met.aiokafka_options()
-    )
-
-    async def consume() -> None:
-        await stranger.start()  # the broker refuses the topic's metadata at once
-        await stranger.getmany(timeout_ms=5000)
-
-    try:
-        with pytest.raises(TopicAuthorizationFailedError):
-            await consume()
-    finally:
-        await stranger.stop()
+    await assert_consume_refused(bootstrap, topics.inbox(MET_POLICE), met)
     assert await can_read(bootstrap, topics.inbox(MET_POLICE), met) is False
     assert await can_read(bootstrap, topics.inbox(MET), met) is True  # positive control
 

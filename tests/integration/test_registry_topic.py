@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer
-from aiokafka.errors import TopicAuthorizationFailedError
 from sqlalchemy import text
 
 from connectors.agent.check import policy_closed_result
@@ -30,6 +29,7 @@ from onedoor.kafka.plan import AclBinding, Operation, Pattern, Resource, agency_
 from onedoor.kafka.security import ClientCredentials
 from onedoor.topics import TopicNames
 from tests.e2e.hub import RunningHub, agreement_body, hub_settings, running_hub
+from tests.fixtures.kafka import assert_consume_refused
 
 pytestmark = pytest.mark.integration
 
@@ -161,23 +161,7 @@ async def test_an_agency_reads_the_registry_topic_and_the_broker_refuses_it_the_
     assert await can_read(bootstrap, topics.policy, met) is False
     [event] = _events(await _records(bootstrap, topics.registry, until=1, credentials=met))
     assert (event.kind, event.key) == (ChangeKind.REGISTRY, str(MET))
-    stranger = AIOKafkaConsumer(
-        topics.policy,
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        auto_offset_reset="earliest",
-        **met.aiokafka_options(),
-    )
-
-    async def consume() -> None:
-        await stranger.start()  # the broker refuses the topic's metadata at once
-        await stranger.getmany(timeout_ms=5000)
-
-    try:
-        with pytest.raises(TopicAuthorizationFailedError):
-            await consume()
-    finally:
-        await stranger.stop()
+    await assert_consume_refused(bootstrap, topics.policy, met)
 
     # Enrolled before the registry topic: READ on the policy topic. Provisioned again: gone.
     old = [
